@@ -1,0 +1,5 @@
+import sys
+
+from crossrec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the Recommender protocol, the evaluation runner and baselines."""

@@ -1,0 +1,1 @@
+"""Baselines reported beside crossrec (BENCHMARK.md), each implementing the Recommender protocol."""

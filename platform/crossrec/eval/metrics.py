@@ -1,0 +1,106 @@
+"""Full-ranking metrics of BENCHMARK.md (NumPy only): ranks with deterministic tie-breaking, then
+Recall@K (= HR@K, one held-out item per row), NDCG@K and MRR@K, overall and per slice.
+
+Rank of the held-out item (0 = top) among the non-excluded columns::
+
+    rank = #{j not excluded: s_j > s_true} + #{j not excluded, j < true: s_j == s_true}
+
+i.e. ties are broken by catalogue order (column index). The true column is never excluded, even when it
+is listed in the exclusions (a repeated item that the user already saw).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+CUTOFFS = (10, 20)
+METRIC_KEYS = ("recall@10", "ndcg@10", "mrr@10", "recall@20", "ndcg@20")
+SLICES = ("cold", "warm")
+
+Exclusions = np.ndarray | Sequence[np.ndarray] | None
+
+
+def exclusion_mask(exclude: Exclusions, shape: tuple[int, int]) -> np.ndarray:
+    """(B, N) bool mask from a bool mask, a list of B column-index arrays, or None (nothing excluded)."""
+    if exclude is None:
+        return np.zeros(shape, dtype=bool)
+    if isinstance(exclude, np.ndarray) and exclude.dtype == bool:
+        if exclude.shape != shape:
+            raise ValueError(f"exclusion mask has shape {exclude.shape}, expected {shape}")
+        return exclude
+    if len(exclude) != shape[0]:
+        raise ValueError(f"got exclusions for {len(exclude)} rows, expected {shape[0]}")
+    lengths = np.array([len(cols) for cols in exclude], dtype=np.int64)
+    mask = np.zeros(shape, dtype=bool)
+    if lengths.sum():
+        cols = np.concatenate([np.asarray(c, dtype=np.int64) for c in exclude])
+        mask[np.repeat(np.arange(shape[0]), lengths), cols] = True
+    return mask
+
+
+def rank_of_true(scores: np.ndarray, true_cols: np.ndarray, exclude: Exclusions = None) -> np.ndarray:
+    """0-based rank of each row's true column among its non-excluded columns.
+
+    Args:
+        scores: (B, N) float scores over the target catalogue (columns = ``split.target_items`` order).
+        true_cols: (B,) int64 column of the held-out item.
+        exclude: columns removed from the ranking per row (see :func:`exclusion_mask`).
+    Returns:
+        (B,) int64 ranks; 0 = ranked first.
+    """
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be (B, N), got shape {scores.shape}")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN")
+    true_cols = np.asarray(true_cols, dtype=np.int64)
+    rows = np.arange(scores.shape[0])
+    true_score = scores[rows, true_cols][:, None]
+    keep = ~exclusion_mask(exclude, scores.shape)
+    keep[rows, true_cols] = True
+    before = np.arange(scores.shape[1])[None, :] < true_cols[:, None]
+    ahead = (scores > true_score) | ((scores == true_score) & before)
+    ahead[rows, true_cols] = False
+    return (ahead & keep).sum(axis=1).astype(np.int64)
+
+
+def metrics_from_ranks(ranks: np.ndarray) -> dict[str, Any]:
+    """{n_users, recall@10, ndcg@10, mrr@10, recall@20, ndcg@20} averaged over ``ranks`` (NaN when empty)."""
+    ranks = np.asarray(ranks, dtype=np.int64)
+    out: dict[str, Any] = {"n_users": int(ranks.size)}
+    if ranks.size == 0:
+        return out | {key: float("nan") for key in METRIC_KEYS}
+    for k in CUTOFFS:
+        hit = ranks < k
+        out[f"recall@{k}"] = float(hit.mean())
+        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0).mean())
+        out[f"mrr@{k}"] = float(np.where(hit, 1.0 / (ranks + 1.0), 0.0).mean())
+    return {"n_users": out["n_users"], **{key: out[key] for key in METRIC_KEYS}}
+
+
+def summarize(ranks: np.ndarray, slices: np.ndarray | Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Metrics overall and per slice.
+
+    Args:
+        ranks: (B,) int64 0-based ranks.
+        slices: (B,) slice name per row ("cold" | "warm"), or None for overall only.
+    Returns:
+        ``{"overall": {...}, "cold": {...}, "warm": {...}}`` with the keys of :func:`metrics_from_ranks`.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    result = {"overall": metrics_from_ranks(ranks)}
+    if slices is not None:
+        slices = np.asarray(slices, dtype=object)
+        names = list(SLICES) + sorted(set(slices.tolist()) - set(SLICES))
+        for name in names:
+            result[name] = metrics_from_ranks(ranks[slices == name])
+    return result
+
+
+def evaluate_scores(scores: np.ndarray, true_cols: np.ndarray, exclude: Exclusions = None,
+                    slices: np.ndarray | Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`rank_of_true` then :func:`summarize`, for a score matrix that fits in memory."""
+    return summarize(rank_of_true(scores, true_cols, exclude), slices)

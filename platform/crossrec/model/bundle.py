@@ -1,0 +1,148 @@
+"""Model bundles: everything evaluation, tuning and serving need, in one directory, loaded with one call.
+
+Layout::
+
+    manifest.json              files + sha256 checksums, backbone identity, format version (bundle_io)
+    bundle.json                run name, model/backbone/LoRA config, domains, per-target metrics
+    items.parquet              the item index (row i = item index i+1): item_id, domain, text
+    targets/<T>/heads.safetensors        CrossRecModel state of target T
+    targets/<T>/text_table.safetensors   (N+1, H) cached item text embeddings seen by T's model
+    targets/<T>/popularity.safetensors   (N_T,) training popularity (cold-start fallback)
+    adapters/<T>/                        T's LoRA adapter (peft format, safetensors), when trained
+
+Loading needs no backbone: item text embeddings are cached. The backbone is only needed to embed *new*
+items (``jobs/embed_items.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from crossrec import __version__
+from crossrec.data.sequences import ItemIndex
+from crossrec.errors import BundleError, ModelInputError
+from crossrec.model.bundle_io import verify_bundle, write_manifest
+from crossrec.model.model_config import ModelConfig
+from crossrec.model.recommender import CrossRecModel
+from crossrec.utils.io import atomic_directory, atomic_write_json
+from crossrec.utils.tensors import load_tensors, save_tensors
+
+BUNDLE_FORMAT = 1
+
+
+@dataclass
+class TargetModel:
+    """One target domain's loaded heads plus precomputed catalogue vectors (N_T, D)."""
+
+    target: str
+    model: CrossRecModel
+    catalogue_vectors: torch.Tensor
+    popularity: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def catalogue(self) -> np.ndarray:
+        """(N_T,) item indices of the target catalogue, in score-column order."""
+        return self.model.catalogue.cpu().numpy()
+
+
+def save_bundle(
+    directory: Path,
+    item_index: ItemIndex,
+    models: dict[str, CrossRecModel],
+    popularity: dict[str, np.ndarray],
+    meta: dict[str, Any],
+    backbone_identity: dict[str, Any] | None,
+    adapter_dirs: dict[str, Path] | None = None,
+) -> Path:
+    """Write a bundle atomically (a crash never leaves a half-written bundle at ``directory``)."""
+    with atomic_directory(Path(directory)) as tmp:
+        items = pd.DataFrame(
+            {"item_id": item_index.item_ids[1:], "domain": [item_index.domains[d - 1] for d in item_index.item_domain[1:]],
+             "text": item_index.texts[1:]}
+        )
+        items.to_parquet(tmp / "items.parquet", index=False)
+        for target, model in models.items():
+            tdir = tmp / "targets" / target
+            tdir.mkdir(parents=True)
+            save_tensors(model.state_dict(), tdir / "heads.safetensors")
+            save_tensors({"text_table": model.item_tower.text_table}, tdir / "text_table.safetensors")
+            save_tensors({"popularity": torch.as_tensor(popularity[target], dtype=torch.float32)},
+                         tdir / "popularity.safetensors")
+        for target, src in (adapter_dirs or {}).items():
+            shutil.copytree(src, tmp / "adapters" / target)
+        full_meta = {"format": BUNDLE_FORMAT, "crossrec_version": __version__, "domains": item_index.domains,
+                     "targets": sorted(models), **meta}
+        atomic_write_json(tmp / "bundle.json", full_meta)
+        write_manifest(tmp, backbone_identity=backbone_identity)
+    return Path(directory)
+
+
+class ModelBundle:
+    """A loaded bundle: item index, per-target models (eval mode) and metadata."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], manifest: dict[str, Any], item_index: ItemIndex,
+                 targets: dict[str, TargetModel]) -> None:
+        self.path = path
+        self.meta = meta
+        self.manifest = manifest
+        self.item_index = item_index
+        self.targets = targets
+
+    @property
+    def version(self) -> str:
+        """Short content hash identifying the bundle (``model_version`` in API responses)."""
+        return str(self.manifest.get("bundle_hash", ""))[:12]
+
+    @property
+    def domains(self) -> list[str]:
+        return list(self.item_index.domains)
+
+    def target(self, name: str) -> TargetModel:
+        if name not in self.targets:
+            raise ModelInputError(f"unknown target domain {name!r}; this bundle serves {sorted(self.targets)}")
+        return self.targets[name]
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu", targets: list[str] | None = None,
+             verify: bool = True) -> ModelBundle:
+        """Load (and by default checksum-verify) a bundle. Raises BundleError naming the bad file."""
+        path = Path(path)
+        if not (path / "bundle.json").is_file():
+            raise BundleError(f"{path}: not a crossrec bundle (bundle.json missing)")
+        manifest = verify_bundle(path) if verify else json.loads((path / "manifest.json").read_text())
+        meta = json.loads((path / "bundle.json").read_text())
+        if meta.get("format") != BUNDLE_FORMAT:
+            raise BundleError(f"{path}/bundle.json: unsupported bundle format {meta.get('format')!r} (expected {BUNDLE_FORMAT})")
+        item_index = ItemIndex.from_items(pd.read_parquet(path / "items.parquet"))
+        model_cfg = ModelConfig.from_dict(meta["model"], source=f"{path}/bundle.json: model")
+        item_domain = torch.as_tensor(item_index.item_domain, dtype=torch.long)
+        loaded: dict[str, TargetModel] = {}
+        for target in targets or meta["targets"]:
+            tdir = path / "targets" / target
+            if not tdir.is_dir():
+                raise BundleError(f"{path}: no target {target!r} in bundle (has {meta['targets']})")
+            table = load_tensors(tdir / "text_table.safetensors")["text_table"]
+            model = CrossRecModel(model_cfg, item_domain, len(item_index.domains),
+                                  item_index.domains.index(target) + 1, int(table.shape[1]))
+            try:
+                model.load_state_dict(load_tensors(tdir / "heads.safetensors"))
+            except RuntimeError as err:
+                raise BundleError(f"{tdir}/heads.safetensors: does not match the bundle's model config: "
+                                  f"{str(err).splitlines()[0]}") from None
+            model.item_tower.set_text_table(table)
+            model.to(device).eval()
+            with torch.no_grad():
+                vectors = model.catalogue_vectors()
+            popularity = load_tensors(tdir / "popularity.safetensors")["popularity"].numpy()
+            loaded[target] = TargetModel(target, model, vectors, popularity,
+                                         meta.get("metrics", {}).get(target, {}))
+        return cls(path, meta, manifest, item_index, loaded)

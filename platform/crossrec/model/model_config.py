@@ -1,0 +1,52 @@
+"""Typed configuration of the recommender heads: item tower, sequence encoder, transfer and fusion.
+
+The backbone and LoRA settings live in :mod:`crossrec.model.configs`; these classes cover everything that
+is trained from scratch on top of the (adapted) backbone's item text embeddings.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from crossrec.config import StrictModel
+
+
+class TowerConfig(StrictModel):
+    """Item tower and causal sequence encoder (SASRec-style) over the domain-tagged merged history."""
+
+    d_model: int = Field(64, gt=0, description="Width of item vectors, interests and the transformer.")
+    n_layers: int = Field(2, ge=1, le=12, description="Transformer blocks of the sequence encoder.")
+    n_heads: int = Field(2, ge=1, description="Attention heads; must divide d_model.")
+    ffn_mult: int = Field(4, ge=1, description="Feed-forward width as a multiple of d_model.")
+    max_len: int = Field(50, ge=2, le=2048, description="History items the encoder reads (most recent).")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout in the tower and encoder.")
+    use_item_ids: bool = Field(True, description="Add a learned item-ID embedding to the text embedding.")
+    use_text: bool = Field(True, description="Use the backbone's item text embedding (projected).")
+
+    @model_validator(mode="after")
+    def _check(self) -> TowerConfig:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if not (self.use_item_ids or self.use_text):
+            raise ValueError("at least one of use_item_ids / use_text must be true")
+        return self
+
+
+class FusionConfig(StrictModel):
+    """How transferred source interest, target interest and the domain signal are fused."""
+
+    variant: Literal["gate", "attention", "sum"] = Field("gate", description="Fusion operator.")
+    hidden: int = Field(64, gt=0, description="Hidden width of the gate / attention / transfer MLPs.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="`sum`: weight of the transferred interest.")
+    temperature: float = Field(0.1, gt=0.0, le=10.0, description="Softmax temperature of cosine scores.")
+    transfer: bool = Field(True, description="False: the user model reads target-domain items only.")
+
+
+class ModelConfig(StrictModel):
+    """Everything that shapes a target domain's heads (serialised into model bundles)."""
+
+    tower: TowerConfig = Field(default_factory=TowerConfig)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)

@@ -1,0 +1,178 @@
+"""The crossrec user/item model for one target domain T (plain PyTorch).
+
+    history (items, domains) ─► ItemTower ─► + domain emb ─► SequenceEncoder ─► Interest_src (B, L, D)
+                                                     │                     └─► Transfer(·, e_T) ─► s
+                                                     └─► TargetInterestPooling over T items ─► t, has_t
+    Fusion(s, t, e_T, has_t) ─► u (B, L, D);   score(u, v_j) = cos(u, v_j) / τ  for every j in T.
+
+Training is dense next-item prediction in T: the output at every history position is scored against the
+full catalogue of T (softmax cross-entropy) for the next T item after that position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossrec.errors import ModelInputError
+from crossrec.model.fusion import build_fusion
+from crossrec.model.model_config import ModelConfig
+from crossrec.model.towers import ItemTower, SequenceEncoder, TargetInterestPooling, l2_normalize
+from crossrec.model.transfer import DomainTransfer
+
+IGNORE_LABEL = -100
+
+
+@dataclass
+class Interests:
+    """Per-position interests; every tensor is (B, L, D) except ``has_target`` (B, L) bool."""
+
+    source: torch.Tensor  # transferred source interest s = Transfer(Interest_src, e_T)
+    target: torch.Tensor  # pooled target-domain interest t (0 where has_target is False)
+    domain: torch.Tensor  # target-domain embedding e_T, broadcast (1, 1, D)
+    has_target: torch.Tensor
+    valid: torch.Tensor  # (B, L) bool: positions holding an item the model reads
+
+    def last(self) -> Interests:
+        """The interests at the last (most recent) position: tensors (B, 1, D)."""
+        return Interests(
+            self.source[:, -1:], self.target[:, -1:], self.domain, self.has_target[:, -1:], self.valid[:, -1:]
+        )
+
+
+class CrossRecModel(nn.Module):
+    """Heads for one target domain.
+
+    Args:
+        cfg: model configuration.
+        item_domain: (N+1,) int64 domain index of every item (0 = padding); domains are 1-based.
+        n_domains: number of domains (domain indices 1..n_domains).
+        target_domain: 1-based index of T.
+        text_dim: backbone hidden size H.
+    """
+
+    def __init__(
+        self, cfg: ModelConfig, item_domain: torch.Tensor, n_domains: int, target_domain: int, text_dim: int
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.tower.d_model
+        n_items = int(item_domain.shape[0])
+        self.target_domain = int(target_domain)
+        self.register_buffer("item_domain", item_domain.long().clone(), persistent=False)
+        catalogue = torch.nonzero(item_domain == target_domain).flatten()  # (N_T,)
+        if catalogue.numel() == 0:
+            raise ModelInputError(f"target domain index {target_domain} has no items")
+        position = torch.full((n_items,), -1, dtype=torch.long)
+        position[catalogue] = torch.arange(catalogue.numel())
+        self.register_buffer("catalogue", catalogue, persistent=False)
+        self.register_buffer("catalogue_position", position, persistent=False)
+
+        self.item_tower = ItemTower(n_items, text_dim, cfg.tower)
+        self.domain_emb = nn.Embedding(n_domains + 1, d, padding_idx=0)
+        self.encoder = SequenceEncoder(cfg.tower)
+        self.target_pool = TargetInterestPooling(d)
+        self.transfer = DomainTransfer(d, cfg.fusion.hidden, cfg.fusion.dropout)
+        self.fusion = build_fusion(d, cfg.fusion)
+        self.out_ln = nn.LayerNorm(d)
+
+    @property
+    def n_catalogue(self) -> int:
+        return int(self.catalogue.numel())
+
+    # ---------------------------------------------------------------- users
+    def encode_interests(self, items: torch.Tensor, domains: torch.Tensor) -> Interests:
+        """items, domains: (B, L) int64, left-padded with 0. Returns per-position :class:`Interests`."""
+        if not self.cfg.fusion.transfer:
+            items, domains, _ = self._target_only(items, domains)
+        items = items[:, -self.cfg.tower.max_len :]
+        domains = domains[:, -self.cfg.tower.max_len :]
+        is_target = (domains == self.target_domain) & (items > 0)
+        valid = items > 0
+        item_vecs = self.item_tower(items)  # (B, L, D)
+        h = self.encoder(item_vecs + self.domain_emb(domains), valid)  # (B, L, D)
+        e_t = self.domain_emb.weight[self.target_domain].view(1, 1, -1)
+        t, has_t = self.target_pool(h, item_vecs, is_target)
+        s = self.transfer(h, e_t)
+        has_any = valid.cumsum(dim=1) > 0
+        s = s * has_any.unsqueeze(-1)  # no information before the first visible item
+        return Interests(source=s, target=t, domain=e_t, has_target=has_t, valid=valid)
+
+    def _target_only(
+        self, items: torch.Tensor, domains: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Drop non-target items and re-left-pad, order kept (the no-transfer ablation's input).
+        Idempotent; ``labels`` (B, L), when given, move with their positions."""
+        keep = (domains == self.target_domain) & (items > 0)
+        order = torch.argsort(keep.to(torch.int8), dim=1, stable=True)  # dropped first, kept last
+        items = torch.where(keep, items, 0).gather(1, order)
+        domains = torch.where(items > 0, domains.gather(1, order), 0)
+        if labels is not None:
+            labels = torch.where(keep, labels, IGNORE_LABEL).gather(1, order)
+        return items, domains, labels
+
+    def fuse(self, interests: Interests) -> torch.Tensor:
+        """(…, D) fused user vectors from :class:`Interests`."""
+        u = self.fusion(interests.source, interests.target, interests.domain, interests.has_target)
+        return self.out_ln(u)
+
+    def user_vectors(self, items: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+        """(B, L) history -> (B, D) user vector at the most recent position.
+
+        Raises ModelInputError when a row has no usable history (serving decides the fallback).
+        """
+        valid = items > 0
+        if not self.cfg.fusion.transfer:
+            valid &= domains == self.target_domain
+        if items.ndim != 2 or items.shape != domains.shape:
+            raise ModelInputError(f"items and domains must both be (B, L), got {tuple(items.shape)} and {tuple(domains.shape)}")
+        empty = ~valid.any(dim=1)
+        if bool(empty.any()):
+            rows = torch.nonzero(empty).flatten().tolist()[:5]
+            raise ModelInputError(f"no usable history for batch rows {rows}: at least one known item is required")
+        return self.fuse(self.encode_interests(items, domains).last()).squeeze(1)
+
+    # ---------------------------------------------------------------- items
+    def catalogue_vectors(self, live_rows: torch.Tensor | None = None, live_text: torch.Tensor | None = None) -> torch.Tensor:
+        """(N_T, D) item vectors of T. ``live_text`` (G, H) replaces the cached text of catalogue rows
+        ``live_rows`` (G,) so gradient flows into the adapter that produced it."""
+        text = None
+        if live_rows is not None and live_text is not None and live_rows.numel():
+            text = self.item_tower.text_table[self.catalogue].index_copy(0, live_rows, live_text.float())
+        return self.item_tower(self.catalogue, text)
+
+    def scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Cosine / temperature: users (…, D), items (N, D) -> (…, N)."""
+        return l2_normalize(users) @ l2_normalize(items).T / self.cfg.fusion.temperature
+
+    def score_catalogue(self, items: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+        """(B, L) histories -> (B, N_T) scores over T's catalogue (no exclusion applied)."""
+        return self.scores(self.user_vectors(items, domains), self.catalogue_vectors())
+
+    # ---------------------------------------------------------------- training
+    def loss(
+        self,
+        items: torch.Tensor,
+        domains: torch.Tensor,
+        labels: torch.Tensor,
+        live_rows: torch.Tensor | None = None,
+        live_text: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Dense next-T-item softmax cross-entropy.
+
+        items, domains: (B, L) int64; labels: (B, L) catalogue positions of the next T item after each
+        position, ``IGNORE_LABEL`` where there is none. Returns a scalar.
+        """
+        if not self.cfg.fusion.transfer:
+            items, domains, labels = self._target_only(items, domains, labels)
+        interests = self.encode_interests(items, domains)
+        u = self.fuse(interests)  # (B, L, D)
+        labels = labels[:, -u.shape[1] :]
+        keep = (labels != IGNORE_LABEL) & interests.valid
+        if not bool(keep.any()):
+            return u.sum() * 0.0
+        logits = self.scores(u[keep], self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
+        return F.cross_entropy(logits, labels[keep])

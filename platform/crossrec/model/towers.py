@@ -1,0 +1,104 @@
+"""Item tower, causal sequence encoder and target-interest pooling.
+
+Shapes: B batch, L history length (left-padded, most recent item last), D = ``tower.d_model``,
+H = backbone hidden size, N = number of items over all domains (index 0 is padding).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossrec.model.layers import CausalTransformer
+from crossrec.model.model_config import TowerConfig
+
+
+class ItemTower(nn.Module):
+    """Item vector ``v_i = LN(E_id[i] + W_text · text_i)``: a text-ID hybrid.
+
+    The text embeddings ``text_i`` (N+1, H) come from the backbone with the item's adapter and are kept in a
+    non-persistent buffer (``text_table``) that bundles store separately as NumPy. During adapter training a
+    subset of rows can be replaced by *live* embeddings that carry gradient into the LoRA weights.
+    """
+
+    def __init__(self, n_items: int, text_dim: int, cfg: TowerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.id_emb = nn.Embedding(n_items, d, padding_idx=0) if cfg.use_item_ids else None
+        self.text_proj = nn.Linear(text_dim, d) if cfg.use_text else None
+        self.ln = nn.LayerNorm(d)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.register_buffer("text_table", torch.zeros(n_items, text_dim), persistent=False)
+        if self.id_emb is not None:
+            nn.init.normal_(self.id_emb.weight, std=0.02)
+            with torch.no_grad():
+                self.id_emb.weight[0].zero_()
+
+    def set_text_table(self, table: torch.Tensor) -> None:
+        """Install the cached text embeddings, (N+1, H) float; row 0 (padding) should be zeros."""
+        if table.shape != self.text_table.shape:
+            raise ValueError(f"text table must have shape {tuple(self.text_table.shape)}, got {tuple(table.shape)}")
+        self.text_table = table.to(self.text_table.device, torch.float32).contiguous()
+
+    def forward(self, idx: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
+        """idx (...,) int64 -> (..., D). ``text`` (..., H) overrides the cached text rows when given."""
+        out = 0.0
+        if self.text_proj is not None:
+            out = self.text_proj(self.text_table[idx] if text is None else text)
+        if self.id_emb is not None:
+            out = out + self.id_emb(idx)
+        return self.dropout(self.ln(out))
+
+
+class SequenceEncoder(nn.Module):
+    """Causal transformer over the domain-tagged merged history: (B, L, D) -> (B, L, D).
+
+    Input per position: item vector + domain embedding (added by the caller) + learned absolute position
+    (positions index the right-aligned window, as in SASRec). Output position p summarises items <= p.
+    """
+
+    def __init__(self, cfg: TowerConfig) -> None:
+        super().__init__()
+        self.pos_emb = nn.Embedding(cfg.max_len, cfg.d_model)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.transformer = CausalTransformer(cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.ffn_mult, cfg.dropout)
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        L = x.shape[1]
+        pos = self.pos_emb.weight[-L:]  # (L, D): the window is right-aligned
+        return self.transformer(self.dropout(x + pos), valid)
+
+
+class TargetInterestPooling(nn.Module):
+    """Attention pooling over the target-domain items visible at each position.
+
+    query_p = W_q h_p, keys/values = target item vectors at positions j <= p. Returns the pooled interest
+    (B, L, D) and ``has_target`` (B, L) bool (False for a cold prefix with no target item: its interest is 0).
+    """
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.scale = d_model**-0.5
+
+    def forward(
+        self, h: torch.Tensor, item_vecs: torch.Tensor, is_target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        L = h.shape[1]
+        causal = torch.ones(L, L, dtype=torch.bool, device=h.device).tril()
+        mask = causal.unsqueeze(0) & is_target.unsqueeze(1)  # (B, Lq, Lk)
+        has_target = mask.any(dim=-1)  # (B, L)
+        scores = torch.einsum("bqd,bkd->bqk", self.q(h), self.k(item_vecs)) * self.scale
+        scores = scores.masked_fill(~mask, float("-inf"))
+        weights = torch.softmax(scores.masked_fill(~has_target.unsqueeze(-1), 0.0), dim=-1)
+        weights = weights * mask  # rows without targets become all-zero
+        pooled = torch.einsum("bqk,bkd->bqd", weights, self.v(item_vecs))
+        return pooled, has_target
+
+
+def l2_normalize(x: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x, dim=-1, eps=1e-8)

@@ -1,0 +1,75 @@
+"""Training checkpoints of one target domain: heads, adapter, text table, optimizer and trainer state.
+
+Layout (all tensors as safetensors, never pickles)::
+
+    heads.safetensors        CrossRecModel.state_dict()
+    text_table.safetensors   {"text_table": (N+1, H)} cached item text embeddings (adapter applied to T)
+    adapter/                 the target domain's LoRA adapter (peft format), when trained
+    optimizer.safetensors    flattened AdamW state + optimizer.json (param groups)
+    trainer_state.json       epoch, global_step, best valid NDCG@10, metric history, RNG state
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from crossrec.utils.tensors import load_optimizer, load_tensors, save_optimizer, save_tensors
+
+if TYPE_CHECKING:
+    from crossrec.train.engine import TargetDomainTrainer
+
+STATE_FILE = "trainer_state.json"
+
+
+def save_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> Path:
+    """Write the trainer's full state into ``directory`` (created). Returns it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_tensors(trainer.model.state_dict(), directory / "heads.safetensors")
+    save_tensors({"text_table": trainer.model.item_tower.text_table}, directory / "text_table.safetensors")
+    if trainer.text is not None and trainer.text.trains_adapter:
+        trainer.text.save_adapter(directory / "adapter")
+    save_optimizer(trainer.optimizer, directory)
+    state = {
+        "target": trainer.split.target,
+        "epoch": trainer.epoch,
+        "global_step": trainer.global_step,
+        "best_ndcg": trainer.best_ndcg,
+        "history": trainer.history,
+        "rng": trainer.rng.bit_generator.state,
+        "backbone": trainer.text.identity if trainer.text is not None else None,
+    }
+    (directory / STATE_FILE).write_text(json.dumps(state, default=_json_default))
+    return directory
+
+
+def load_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> None:
+    """Restore a trainer from :func:`save_checkpoint` output (same config and split)."""
+    directory = Path(directory)
+    state = json.loads((directory / STATE_FILE).read_text())
+    trainer.model.load_state_dict(load_tensors(directory / "heads.safetensors", trainer.device))
+    trainer.model.item_tower.set_text_table(load_tensors(directory / "text_table.safetensors")["text_table"])
+    if trainer.text is not None and trainer.text.trains_adapter and (directory / "adapter").exists():
+        trainer.text.load_adapter(directory / "adapter")
+    load_optimizer(trainer.optimizer, directory)
+    trainer.epoch = int(state["epoch"])
+    trainer.global_step = int(state["global_step"])
+    trainer.best_ndcg = float(state["best_ndcg"])
+    trainer.history = list(state["history"])
+    trainer.rng.bit_generator.state = state["rng"]
+
+
+def read_trainer_state(directory: Path) -> dict:
+    return json.loads((Path(directory) / STATE_FILE).read_text())
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(type(obj))

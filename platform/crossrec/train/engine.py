@@ -1,0 +1,214 @@
+"""Plain-PyTorch training engine for one target domain (no Ray here: `ray_trainer` wraps it).
+
+Per step: a batch of training windows (dense next-target-item labels) and a set of *live* target items —
+the batch's label items first, then random others, up to ``optim.live_items_per_step`` — re-encoded by the
+backbone with the target domain's LoRA adapter *with* gradient. Every other item uses the cached text table,
+refreshed with the updated adapter after each epoch. The loss is a full softmax over T's catalogue, so the
+LoRA weights learn from the rows that matter most at a fraction of the cost of re-encoding the catalogue.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from crossrec.data.split import TargetSplit
+from crossrec.eval.runner import evaluate
+from crossrec.model.recommender import CrossRecModel
+from crossrec.eval.model_scorer import CrossRecScorer
+from crossrec.train.config import TrainConfig
+from crossrec.model.text_side import ItemTextSide
+from crossrec.train.windows import build_train_windows
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    loss: float
+    steps: int
+    windows: int
+    seconds: float
+    samples_per_s: float
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class TrainStep(nn.Module):
+    """Everything one optimisation step runs forward, as one module (what DDP wraps)."""
+
+    def __init__(self, model: CrossRecModel, text: ItemTextSide | None, target: str) -> None:
+        super().__init__()
+        self.model = model
+        self.text = text
+        self.backbone_model = text.torch_module if text is not None else None  # registered for DDP
+        self.target = target
+
+    def forward(
+        self, items: torch.Tensor, domains: torch.Tensor, labels: torch.Tensor, live_rows: torch.Tensor
+    ) -> torch.Tensor:
+        live_text = None
+        if self.text is not None and live_rows.numel():
+            live_text = self.text.encode_catalogue_rows(live_rows, grad=True)
+        return self.model.loss(items, domains, labels, live_rows, live_text)
+
+
+class TargetDomainTrainer:
+    """Fits the heads (and LoRA adapter, when configured) of one target domain on a :class:`TargetSplit`.
+
+    Args:
+        cfg: the run's typed config.
+        split: the benchmark split of the target domain.
+        device: torch device of this worker.
+        wrap: optional hook applied to the :class:`TrainStep` module (Ray wraps it in DDP).
+        rank, world_size: this worker's shard of the training windows.
+        log: progress printer (defaults to print on rank 0).
+    """
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        split: TargetSplit,
+        device: torch.device | str = "cpu",
+        wrap: Callable[[nn.Module], nn.Module] | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+        log: Callable[[str], None] | None = None,
+        text: ItemTextSide | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.split = split
+        self.device = torch.device(device)
+        self.rank, self.world_size = rank, world_size
+        self.log = log or (print if rank == 0 else (lambda _msg: None))
+        self.epoch = 0
+        self.global_step = 0
+        self.best_ndcg = -1.0
+        self.history: list[dict[str, float]] = []
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed + rank)
+
+        index = split.item_index
+        self.target_domain = index.domains.index(split.target) + 1
+        item_domain = torch.as_tensor(index.item_domain, dtype=torch.long)
+        use_text = cfg.model.tower.use_text
+        self.text = text if text is not None else (ItemTextSide.create(cfg, index, split.target, self.device) if use_text else None)
+        text_dim = self.text.hidden_size if self.text is not None else 1
+        self.model = CrossRecModel(cfg.model, item_domain, len(index.domains), self.target_domain, text_dim).to(self.device)
+        if self.text is not None:
+            self.model.item_tower.set_text_table(self.text.text_table())
+
+        seq = split.sequences
+        self.windows = build_train_windows(
+            seq.items, seq.domains, seq.offsets, split.train_cutoff,
+            self.model.catalogue_position.cpu().numpy(), cfg.model.tower.max_len, cfg.optim.max_windows_per_user,
+        )
+        if len(self.windows) == 0:
+            from crossrec.errors import DataValidationError
+
+            raise DataValidationError(f"target {split.target!r}: no training windows (no user has a target item to learn from)")
+        self.step_module: nn.Module = TrainStep(self.model, self.text if self._train_lora else None, split.target)
+        if wrap is not None:
+            self.step_module = wrap(self.step_module)
+        self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.optim.weight_decay)
+
+    # ------------------------------------------------------------------ setup
+    @property
+    def _train_lora(self) -> bool:
+        return self.text is not None and self.text.trains_adapter and self.cfg.optim.live_items_per_step > 0
+
+    def _param_groups(self) -> list[dict]:
+        groups = [{"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.cfg.optim.lr}]
+        if self._train_lora:
+            groups.append({"params": list(self.text.trainable_parameters()), "lr": self.cfg.optim.lora_lr})
+        return groups
+
+    def trainable_parameter_count(self) -> dict[str, int]:
+        heads = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        lora = sum(p.numel() for p in self.text.trainable_parameters()) if self._train_lora else 0
+        return {"heads": heads, "lora": lora}
+
+    def _lr_scale(self) -> float:
+        warm = self.cfg.optim.warmup_steps
+        return min(1.0, (self.global_step + 1) / warm) if warm else 1.0
+
+    # ------------------------------------------------------------------ steps
+    def _live_rows(self, labels: np.ndarray) -> torch.Tensor:
+        g = self.cfg.optim.live_items_per_step
+        if not self._train_lora or g == 0:
+            return torch.empty(0, dtype=torch.long)
+        pos = np.unique(labels[labels >= 0])
+        if pos.size > g:
+            pos = self.rng.choice(pos, size=g, replace=False)
+        elif pos.size < g:
+            n = self.model.n_catalogue
+            others = np.setdiff1d(self.rng.choice(n, size=min(n, 2 * g), replace=False), pos)
+            pos = np.concatenate([pos, others[: g - pos.size]])
+        return torch.as_tensor(np.sort(pos), dtype=torch.long)
+
+    def train_epoch(self, progress: Callable[[int, int, float], None] | None = None) -> EpochStats:
+        """One pass over this worker's shard of the windows. Returns the epoch's statistics."""
+        self.step_module.train()
+        order = self.rng.permutation(len(self.windows)) if self.world_size == 1 else self._shard_order()
+        bs = self.cfg.optim.batch_size
+        n_steps = math.ceil(len(order) / bs)
+        total, seen, t0 = 0.0, 0, time.perf_counter()
+        for step in range(n_steps):
+            idx = order[step * bs : (step + 1) * bs]
+            items = torch.as_tensor(self.windows.items[idx], device=self.device)
+            domains = torch.as_tensor(self.windows.domains[idx], device=self.device)
+            labels_np = self.windows.labels[idx]
+            labels = torch.as_tensor(labels_np, device=self.device)
+            live = self._live_rows(labels_np).to(self.device)
+            for group, base_lr in zip(self.optimizer.param_groups, self._base_lrs(), strict=True):
+                group["lr"] = base_lr * self._lr_scale()
+            loss = self.step_module(items, domains, labels, live)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.cfg.optim.grad_clip:
+                params = [p for g in self.optimizer.param_groups for p in g["params"]]
+                torch.nn.utils.clip_grad_norm_(params, self.cfg.optim.grad_clip)
+            self.optimizer.step()
+            self.global_step += 1
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            if progress is not None:
+                progress(step + 1, n_steps, total / seen)
+        self.epoch += 1
+        if self._train_lora:
+            self.refresh_text_table()
+        secs = time.perf_counter() - t0
+        return EpochStats(self.epoch, total / max(seen, 1), n_steps, seen, secs, seen / max(secs, 1e-9))
+
+    def _base_lrs(self) -> list[float]:
+        lrs = [self.cfg.optim.lr]
+        if self._train_lora:
+            lrs.append(self.cfg.optim.lora_lr)
+        return lrs
+
+    def _shard_order(self) -> np.ndarray:
+        """Each worker takes an equal-length, disjoint shard of a permutation shared by all workers."""
+        perm = np.random.default_rng(self.cfg.seed + self.epoch).permutation(len(self.windows))
+        per = len(perm) // self.world_size
+        return perm[self.rank * per : (self.rank + 1) * per]
+
+    @torch.no_grad()
+    def refresh_text_table(self) -> None:
+        """Re-encode T's catalogue with the current adapter into the cached text table."""
+        self.model.item_tower.set_text_table(self.text.text_table(refresh_target=True))
+
+    # ------------------------------------------------------------------ eval
+    def scorer(self) -> CrossRecScorer:
+        return CrossRecScorer(self.model, self.split, device=self.device, batch_size=self.cfg.eval.batch_size)
+
+    def evaluate(self, role: str = "valid", progress: bool = False):
+        """Full-ranking metrics of BENCHMARK.md on ``role`` ("valid" | "test"): an EvalReport."""
+        self.model.eval()
+        return evaluate(self.scorer(), self.split, role=role, batch_size=self.cfg.eval.batch_size,
+                        max_len=self.cfg.model.tower.max_len, progress=progress)

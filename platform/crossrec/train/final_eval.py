@@ -1,0 +1,43 @@
+"""Rebuild a target's model from a training checkpoint (no backbone needed) and score the test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crossrec.data.split import TargetSplit
+from crossrec.eval.model_scorer import CrossRecScorer
+from crossrec.eval.runner import EvalReport, evaluate
+from crossrec.model.recommender import CrossRecModel
+from crossrec.train.checkpoint import read_trainer_state
+from crossrec.train.config import TrainConfig
+from crossrec.utils.tensors import load_tensors
+
+
+@dataclass
+class FinalEvaluation:
+    model: CrossRecModel
+    report: EvalReport
+    backbone_identity: dict[str, Any] | None
+
+
+def model_from_checkpoint(cfg: TrainConfig, split: TargetSplit, ckpt_dir: Path) -> CrossRecModel:
+    """The eval-mode CrossRecModel stored in ``ckpt_dir`` (heads + cached text table)."""
+    index = split.item_index
+    table = load_tensors(ckpt_dir / "text_table.safetensors")["text_table"]
+    model = CrossRecModel(cfg.model, torch.as_tensor(index.item_domain, dtype=torch.long), len(index.domains),
+                          index.domains.index(split.target) + 1, int(table.shape[1]))
+    model.load_state_dict(load_tensors(ckpt_dir / "heads.safetensors"))
+    model.item_tower.set_text_table(table)
+    return model.eval()
+
+
+def evaluate_checkpoint(cfg: TrainConfig, split: TargetSplit, ckpt_dir: Path, role: str = "test") -> FinalEvaluation:
+    model = model_from_checkpoint(cfg, split, ckpt_dir)
+    scorer = CrossRecScorer(model, split, batch_size=cfg.eval.batch_size)
+    report = evaluate(scorer, split, role=role, batch_size=cfg.eval.batch_size, max_len=cfg.model.tower.max_len)
+    identity = read_trainer_state(ckpt_dir).get("backbone")
+    return FinalEvaluation(model, report, identity)

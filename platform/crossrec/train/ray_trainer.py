@@ -1,0 +1,123 @@
+"""Ray Train layer: one ``TorchTrainer`` per target domain around :class:`TargetDomainTrainer`.
+
+Data loading: each worker reads the Parquet dataset and builds the split itself (a per-worker loader)
+rather than streaming rows through Ray Data: the model needs each user's *whole ordered history* to cut
+training windows, which a row-sharded Ray Dataset would have to regroup, while a canonical dataset of
+millions of interactions loads and splits in seconds per worker. Workers then take disjoint shards of a
+shared permutation of the windows each epoch.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray.train
+import torch
+from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from crossrec.train.checkpoint import load_checkpoint, save_checkpoint
+from crossrec.train.config import TrainConfig
+from crossrec.train.data_access import load_split_for
+from crossrec.train.engine import TargetDomainTrainer
+
+SCORE_METRIC = "valid_ndcg_at_10"
+
+
+def _wrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
+    # move_to_device=False: a k-bit backbone is already placed with device_map and cannot be moved.
+    return ray.train.torch.prepare_model(
+        module, move_to_device=False, parallel_strategy_kwargs={"find_unused_parameters": True}
+    )
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """Worker entry point. ``loop_config = {"train": TrainConfig as JSON dict, "target": str}``."""
+    cfg = TrainConfig.from_dict(loop_config["train"], source="train_loop_config")
+    target: str = loop_config["target"]
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    if cfg.scaling.torch_threads:
+        torch.set_num_threads(cfg.scaling.torch_threads)
+    device = ray.train.torch.get_device() if cfg.scaling.use_gpu else torch.device("cpu")
+    log = print if rank == 0 else (lambda _msg: None)
+
+    split = load_split_for(cfg.dataset, target)
+    trainer = TargetDomainTrainer(cfg, split, device=device, wrap=_wrap_ddp if world > 1 else None,
+                                  rank=rank, world_size=world, log=log)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as ckpt_dir:
+            load_checkpoint(trainer, Path(ckpt_dir))
+        log(f"[{target}] resumed from checkpoint at epoch {trainer.epoch}")
+    else:
+        counts = trainer.trainable_parameter_count()
+        log(f"[{target}] {len(trainer.windows)} training windows, {trainer.windows.n_labels} labels, "
+            f"{trainer.model.n_catalogue} target items; trainable params: heads {counts['heads']:,}, lora {counts['lora']:,}")
+    run_epochs(trainer, cfg, target, rank, log)
+
+
+def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank: int, log) -> None:
+    """Train until ``optim.epochs`` or early stopping; validate, checkpoint and report every epoch."""
+    patience = cfg.optim.patience
+    while trainer.epoch < cfg.optim.epochs:
+        if patience is not None and _epochs_since_best(trainer.history) >= patience:
+            log(f"[{target}] early stop: no better valid NDCG@10 for {patience} epochs")
+            break
+        stats = trainer.train_epoch()
+        t0 = time.perf_counter()
+        report = trainer.evaluate("valid")
+        overall = report.metrics["overall"]
+        metrics = {
+            "epoch": trainer.epoch,
+            "loss": stats.loss,
+            "samples_per_s": stats.samples_per_s,
+            "epoch_seconds": stats.seconds,
+            "valid_seconds": time.perf_counter() - t0,
+            SCORE_METRIC: float(overall["ndcg@10"]),
+            "valid_recall_at_10": float(overall["recall@10"]),
+        }
+        trainer.best_ndcg = max(trainer.best_ndcg, metrics[SCORE_METRIC])
+        trainer.history.append(metrics)
+        log(f"[{target}] epoch {trainer.epoch}/{cfg.optim.epochs} loss {stats.loss:.4f} "
+            f"valid NDCG@10 {metrics[SCORE_METRIC]:.4f} Recall@10 {metrics['valid_recall_at_10']:.4f} "
+            f"{stats.samples_per_s:.0f} windows/s ({stats.seconds:.1f}s)")
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = None
+            if rank == 0:
+                save_checkpoint(trainer, Path(tmp))
+                checkpoint = Checkpoint.from_directory(tmp)
+            ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def _epochs_since_best(history: list[dict]) -> int:
+    if not history:
+        return 0
+    scores = [h[SCORE_METRIC] for h in history]
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    return len(scores) - 1 - best
+
+
+def build_trainer(cfg: TrainConfig, target: str) -> TorchTrainer:
+    """The ``TorchTrainer`` of one target domain. Re-running with the same (storage, name) resumes."""
+    s = cfg.scaling
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"train": cfg.model_dump(mode="json"), "target": target},
+        scaling_config=ScalingConfig(
+            num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=s.resources_per_worker()
+        ),
+        run_config=RunConfig(
+            name=target,
+            storage_path=cfg.run_dir(),
+            failure_config=FailureConfig(max_failures=cfg.checkpoint.max_failures),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=cfg.checkpoint.keep_best,
+                checkpoint_score_attribute=SCORE_METRIC,
+                checkpoint_score_order="max",
+            ),
+        ),
+    )

@@ -1,0 +1,113 @@
+"""Driver of a training run: one Ray Train fit per target domain, then test metrics and the bundle.
+
+Re-running the same config (same ``run_name`` and ``storage_path``) resumes: finished targets are
+skipped and an interrupted one continues from its latest checkpoint (Ray Train V2 restores a run
+whose (storage_path, name) already exists).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from crossrec.eval.model_scorer import training_popularity
+from crossrec.model.bundle import save_bundle
+from crossrec.train.checkpoint import read_trainer_state
+from crossrec.train.config import TrainConfig
+from crossrec.train.data_access import load_split_for
+from crossrec.train.final_eval import evaluate_checkpoint
+from crossrec.train.ray_trainer import SCORE_METRIC, build_trainer
+from crossrec.utils.io import atomic_write_json
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    bundle_dir: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to ``address`` (or RAY_ADDRESS / a running cluster), else start an embedded local Ray."""
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": True}
+    if address:
+        kwargs["address"] = address
+    elif not os.environ.get("RAY_ADDRESS"):  # inside `ray job submit`, RAY_ADDRESS names the cluster
+        kwargs.update(num_cpus=num_cpus, object_store_memory=300 * 1024 * 1024, include_dashboard=False)
+    ray.init(**kwargs)
+
+
+def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
+    """Train every target of ``cfg`` and write the bundle + ``metrics.json`` under ``cfg.run_dir()``."""
+    t0 = time.perf_counter()
+    cfg = cfg.resolve_paths(Path.cwd())
+    run_dir = Path(cfg.run_dir())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.to_yaml(run_dir / "config.yaml")
+    ensure_ray(address)
+    models, popularity, adapters, metrics = {}, {}, {}, {}
+    identity = None
+    for target in cfg.targets:
+        print(f"== training target domain {target!r} ({cfg.scaling.num_workers} worker(s)) ==", flush=True)
+        result = build_trainer(cfg, target).fit()
+        best = _best_checkpoint(result)
+        with best.as_directory() as ckpt_dir:
+            split = load_split_for(cfg.dataset, target)
+            final = evaluate_checkpoint(cfg, split, Path(ckpt_dir))
+            state = read_trainer_state(Path(ckpt_dir))
+            models[target] = final.model
+            popularity[target] = training_popularity(split, final.model.catalogue.numpy())
+            if (Path(ckpt_dir) / "adapter").is_dir():
+                keep = run_dir / "adapters" / target
+                _copy_dir(Path(ckpt_dir) / "adapter", keep)
+                adapters[target] = keep
+            identity = final.backbone_identity or identity
+        metrics[target] = {
+            "best_epoch": state["epoch"],
+            "valid": {SCORE_METRIC: state["best_ndcg"]},
+            "test": final.report.metrics,
+            "history": state["history"],
+        }
+        print(final.report.to_table_text(), flush=True)
+    meta = {
+        "run_name": cfg.run_name,
+        "model": cfg.model.model_dump(mode="json"),
+        "backbone": cfg.backbone.model_dump(mode="json"),
+        "lora": cfg.lora.model_dump(mode="json") if cfg.lora else None,
+        "metrics": {t: {"test": m["test"], "best_epoch": m["best_epoch"]} for t, m in metrics.items()},
+    }
+    split_index = split.item_index
+    bundle_dir = save_bundle(Path(cfg.bundle_dir()), split_index, models, popularity, meta, identity, adapters)
+    seconds = time.perf_counter() - t0
+    atomic_write_json(run_dir / "metrics.json", {"targets": metrics, "seconds": seconds})
+    print(f"bundle written to {bundle_dir} ({seconds:.0f}s)", flush=True)
+    return TrainResult(run_dir, bundle_dir, metrics, seconds)
+
+
+def _best_checkpoint(result):
+    ranked = [(m.get(SCORE_METRIC, float("-inf")), c) for c, m in (result.best_checkpoints or [])]
+    if ranked:
+        return max(ranked, key=lambda x: x[0])[1]
+    if result.checkpoint is None:
+        raise RuntimeError(f"training produced no checkpoint: {result.error}")
+    return result.checkpoint
+
+
+def _copy_dir(src: Path, dst: Path) -> None:
+    import shutil
+
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+
+
+def load_metrics(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "metrics.json").read_text())

@@ -1,0 +1,1 @@
+"""Small shared helpers (filesystem, logging, progress) used across crossrec."""

@@ -1,0 +1,50 @@
+"""Training windows: dense next-target labels, never past a user's training cutoff."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crossrec.train.windows import IGNORE_LABEL, build_train_windows, next_target_labels
+
+# Items 1..6; target catalogue = items 2 (position 0) and 5 (position 1).
+CATALOGUE_POSITION = np.array([-1, -1, 0, -1, -1, 1, -1])
+
+
+def test_next_target_labels_by_hand() -> None:
+    items = np.array([1, 2, 3, 5, 4, 3, 1, 2])
+    offsets = np.array([0, 5, 8])
+    cutoff = np.array([5, 2])  # user 1 may only see its first two items: its target item is held out
+    labels = next_target_labels(items, offsets, cutoff, CATALOGUE_POSITION)
+    expected = [0, 1, 1, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL]
+    assert labels.tolist() == expected
+
+
+def test_windows_are_right_aligned_and_cover_the_prefix() -> None:
+    items = np.array([1, 2, 3, 5, 4, 3, 1, 2])
+    domains = np.where(CATALOGUE_POSITION[items] >= 0, 2, 1)
+    w = build_train_windows(items, domains, np.array([0, 5, 8]), np.array([5, 2]), CATALOGUE_POSITION, max_len=3)
+    assert w.items.tolist() == [[3, 5, 4], [0, 1, 2]]  # user 1 has no label inside its prefix: dropped
+    assert w.labels.tolist() == [[1, IGNORE_LABEL, IGNORE_LABEL], [IGNORE_LABEL, 0, 1]]
+    assert w.domains.tolist() == [[1, 2, 1], [0, 1, 2]]
+    assert w.n_labels == 3
+
+
+def test_no_window_reads_or_predicts_past_the_cutoff() -> None:
+    rng = np.random.default_rng(0)
+    n_users, n_items = 30, 40
+    cat = np.full(n_items + 1, -1)
+    cat[np.arange(1, n_items + 1, 3)] = np.arange(len(range(1, n_items + 1, 3)))
+    lengths = rng.integers(1, 25, n_users)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    items = rng.integers(1, n_items + 1, offsets[-1])
+    cutoff = np.array([rng.integers(0, n + 1) for n in lengths])
+    # Mark every held-out (post-cutoff) item with a sentinel we can search for.
+    sentinel_items = items.copy()
+    for u in range(n_users):
+        sentinel_items[offsets[u] + cutoff[u] : offsets[u + 1]] = n_items + 1
+    cat_ext = np.concatenate([cat, [99]])  # the sentinel would be a target item if it leaked
+    w = build_train_windows(sentinel_items, np.ones_like(items), offsets, cutoff, cat_ext, max_len=7, max_windows_per_user=2)
+    assert not (w.items == n_items + 1).any()
+    assert not (w.labels == 99).any()
+    # Per user at most 2 windows.
+    assert len(w) <= 2 * n_users
