@@ -6,6 +6,7 @@ Layout (all tensors as safetensors, never pickles)::
     text_table.safetensors   {"text_table": (N+1, H)} cached item text embeddings (adapter applied to T)
     adapter/                 the target domain's LoRA adapter (peft format), when trained
     optimizer.safetensors    flattened AdamW state + optimizer.json (param groups)
+    rng.safetensors          torch RNG state (dropout) so a resumed run continues identically
     trainer_state.json       epoch, global_step, best valid NDCG@10, metric history, RNG state
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
 from crossrec.utils.tensors import load_optimizer, load_tensors, save_optimizer, save_tensors
 
@@ -34,6 +36,7 @@ def save_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> Path:
     if trainer.text is not None and trainer.text.trains_adapter:
         trainer.text.save_adapter(directory / "adapter")
     save_optimizer(trainer.optimizer, directory)
+    save_tensors({"torch_rng": torch.get_rng_state()}, directory / "rng.safetensors")
     state = {
         "target": trainer.split.target,
         "epoch": trainer.epoch,
@@ -56,6 +59,8 @@ def load_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> None:
     if trainer.text is not None and trainer.text.trains_adapter and (directory / "adapter").exists():
         trainer.text.load_adapter(directory / "adapter")
     load_optimizer(trainer.optimizer, directory)
+    if (directory / "rng.safetensors").exists():
+        torch.set_rng_state(load_tensors(directory / "rng.safetensors")["torch_rng"])
     trainer.epoch = int(state["epoch"])
     trainer.global_step = int(state["global_step"])
     trainer.best_ndcg = float(state["best_ndcg"])

@@ -1,0 +1,102 @@
+"""The evaluation runner: one loop that scores every method (crossrec and baselines) per BENCHMARK.md.
+
+For each batch of held-out examples it asks the recommender for scores over T's whole catalogue, removes
+the items of the user's visible T history (never the held-out item itself), ranks the held-out item
+(ties broken by catalogue order) and aggregates Recall/NDCG/MRR overall and per slice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crossrec.data.split import TargetSplit
+from crossrec.eval.metrics import rank_of_true, summarize
+from crossrec.eval.protocol import Recommender, make_history_batch, target_columns, visible_target_mask
+from crossrec.utils.io import atomic_write_text
+
+
+@dataclass
+class EvalReport:
+    """Metrics of one method on one split role: ``metrics[slice][metric]`` (slices overall/cold/warm)."""
+
+    method: str
+    target: str
+    role: str
+    metrics: dict[str, dict[str, Any]]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "target": self.target, "role": self.role, "metrics": self.metrics,
+                "seconds": self.seconds, **self.extra}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    def to_table(self):
+        """A rich Table: one row per slice."""
+        from rich.table import Table
+
+        table = Table(title=f"{self.method} · target {self.target} · {self.role} ({self.seconds:.1f}s)")
+        table.add_column("slice")
+        table.add_column("users", justify="right")
+        for key in ("recall@10", "ndcg@10", "mrr@10", "recall@20", "ndcg@20"):
+            table.add_column(key, justify="right")
+        for name, m in self.metrics.items():
+            table.add_row(name, str(m["n_users"]), *(f"{m[k]:.4f}" for k in
+                                                      ("recall@10", "ndcg@10", "mrr@10", "recall@20", "ndcg@20")))
+        return table
+
+    def to_table_text(self) -> str:
+        from rich.console import Console
+
+        console = Console(width=110, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(self.to_table())
+        return console.export_text()
+
+
+def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", batch_size: int = 256,
+             max_len: int | None = 50, progress: bool = True, predictions_out: str | Path | None = None,
+             top_k: int = 10) -> EvalReport:
+    """Score ``split``'s ``role`` examples with ``recommender`` (already fitted). Returns an :class:`EvalReport`.
+
+    ``predictions_out`` writes one JSON line per user: ``{"user_id": ..., "items": [top_k item ids]}``
+    (seen target items excluded), atomically.
+    """
+    t0 = time.perf_counter()
+    rows = split.role(role)
+    true_cols = target_columns(split, rows["item_idx"].to_numpy())
+    ranks = np.empty(len(rows), dtype=np.int64)
+    lines: list[str] = []
+    catalogue_ids = split.item_index.item_ids[split.target_items]
+    n_batches = max(1, -(-len(rows) // batch_size))
+    for b, start in enumerate(range(0, len(rows), batch_size)):
+        chunk = rows.iloc[start : start + batch_size]
+        batch = make_history_batch(split, chunk, max_len)
+        scores = np.asarray(recommender.score(batch), dtype=np.float64)
+        if scores.shape != (len(chunk), len(split.target_items)):
+            raise ValueError(f"{type(recommender).__name__}.score returned shape {scores.shape}, "
+                             f"expected {(len(chunk), len(split.target_items))}")
+        seen = visible_target_mask(split, chunk)
+        ranks[start : start + len(chunk)] = rank_of_true(scores, true_cols[start : start + len(chunk)], seen)
+        if predictions_out is not None:
+            masked = np.where(seen, -np.inf, scores)
+            k = min(top_k, masked.shape[1])
+            top = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+            for uid, cols in zip(batch.user_ids, top, strict=True):
+                lines.append(json.dumps({"user_id": str(uid), "items": [str(i) for i in catalogue_ids[cols]]}))
+        if progress and n_batches > 1:
+            print(f"\r  evaluating {role}: batch {b + 1}/{n_batches}", end="", flush=True)
+    if progress and n_batches > 1:
+        print()
+    if predictions_out is not None:
+        atomic_write_text(Path(predictions_out), "\n".join(lines) + ("\n" if lines else ""))
+    metrics = summarize(ranks, rows["slice"].to_numpy())
+    name = getattr(recommender, "name", type(recommender).__name__)
+    return EvalReport(name, split.target, role, metrics, time.perf_counter() - t0)
