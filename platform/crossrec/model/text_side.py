@@ -64,9 +64,19 @@ class ItemTextSide:
         return cls(item_index, target, table, identity=identity)
 
     def _encode_base_table(self) -> torch.Tensor:
-        texts = list(self.item_index.texts[1:])
-        with torch.no_grad():
-            emb = self.encoder.encode(texts, domain=None, batch_size=self.batch_size).float().cpu()
+        """(N+1, H) base embeddings of every item, through the on-disk cache (key: backbone, no adapter)."""
+        from crossrec.model.embedding_cache import EmbeddingCache, cache_key, default_cache_root
+
+        backbone = self.encoder.backbone
+        cache = EmbeddingCache(default_cache_root(), cache_key(backbone.identity | {"precision": backbone.config.precision},
+                                                               None, backbone.config.max_length))
+
+        def encode(texts: list[str]):
+            with torch.no_grad():
+                return self.encoder.encode(texts, domain=None, batch_size=self.batch_size).float().cpu().numpy()
+
+        emb = torch.from_numpy(cache.get_or_compute([str(i) for i in self.item_index.item_ids[1:]],
+                                                    list(self.item_index.texts[1:]), encode))
         return torch.cat([torch.zeros(1, emb.shape[1]), emb])
 
     # ------------------------------------------------------------------ properties
