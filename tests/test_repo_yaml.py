@@ -44,6 +44,15 @@ def check_domains(path: Path) -> None:
     load_domain_mapping(str(path))
 
 
+def check_job(cls_name: str):
+    def check(path: Path) -> None:
+        from crossrec.jobs import configs
+
+        getattr(configs, cls_name).from_yaml(path)
+
+    return check
+
+
 def check_quickstart_train(path: Path) -> None:
     from crossrec.quickstart import quickstart_train_config
 
@@ -59,6 +68,9 @@ CHECKS = {
     "jobs/configs/gpu_cluster.yaml": check_train,
     "jobs/configs/sweep_local.yaml": check_sweep,
     "jobs/configs/sweep_cluster.yaml": check_sweep,
+    "jobs/configs/evaluate_local.yaml": check_job("EvaluateJobConfig"),
+    "jobs/configs/batch_recommend_local.yaml": check_job("BatchRecommendJobConfig"),
+    "jobs/configs/embed_items_local.yaml": check_job("EmbedItemsJobConfig"),
     "platform/crossrec/configs/quickstart_train.yaml": check_quickstart_train,
 }
 PREFIX_CHECKS = {
@@ -67,7 +79,6 @@ PREFIX_CHECKS = {
     # Validated against Ray's / KubeRay's schemas by tests/ops (cluster launcher and CRDs).
     "deploy/kuberay/": check_parses,
     "cluster.yaml": check_parses,
-    "jobs/configs/": check_train,
 }
 
 

@@ -52,3 +52,44 @@ def test_train_resume_and_evaluate(tiny_dataset_dir, tmp_path, train_config_dict
     assert all(len(p["items"]) == 10 and isinstance(p["user_id"], str) for p in lines)
     # The evaluate command reproduces the metrics the training run reported for the best checkpoint.
     assert json.loads(js.read_text())["metrics"]["overall"]["ndcg@10"] == pytest.approx(test["overall"]["ndcg@10"])
+
+
+def test_jobs_run_as_scripts_and_fail_cleanly(tiny_dataset_dir, tmp_path, train_config_dict) -> None:
+    """jobs/*.py: train → evaluate → batch-recommend as plain scripts; a bad config exits 2 with one line."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+    import yaml
+
+    from crossrec.train.config import TrainConfig
+    from crossrec.train.run import run_training
+
+    result = run_training(TrainConfig.from_dict(train_config_dict(tiny_dataset_dir, tmp_path / "runs", **{"optim.epochs": 1})))
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+    def job(name: str, cfg: dict) -> subprocess.CompletedProcess:
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return subprocess.run([sys.executable, str(repo / "jobs" / f"{name}.py"), "--config", str(path)],
+                              capture_output=True, text=True, timeout=300)
+
+    ev = job("evaluate", {"bundle": str(result.bundle_dir), "dataset": str(tiny_dataset_dir), "targets": ["movies"],
+                          "output": str(tmp_path / "eval")})
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["movies"]["overall"]["n_users"] > 0
+    assert (tmp_path / "eval" / "movies.predictions.jsonl").stat().st_size > 0
+
+    br = job("batch_recommend", {"bundle": str(result.bundle_dir), "dataset": str(tiny_dataset_dir),
+                                 "target": "movies", "k": 5, "output": str(tmp_path / "recs" / "movies.parquet")})
+    assert br.returncode == 0, br.stderr
+    recs = pq.read_table(tmp_path / "recs" / "movies.parquet").to_pandas()
+    assert set(recs.columns) == {"user_id", "rank", "item_id", "score", "fallback"}
+    assert recs.groupby("user_id").size().max() == 5
+    assert recs["item_id"].str.len().min() > 0
+
+    bad = job("evaluate", {"bundle": str(result.bundle_dir), "dataset": str(tiny_dataset_dir), "targets": ["movies"],
+                           "output": str(tmp_path / "e2"), "top_k": 0})
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "top_k" in lines[0] and lines[0].startswith("error:")

@@ -1,0 +1,77 @@
+"""Top-k recommendations for every user of a dataset, from a bundle, written to Parquet.
+
+Each user's whole history (all domains, time-ordered) is read; items they already have in the target
+domain are excluded; users with no usable history get the target's popularity ranking (flagged).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from crossrec.data.dataset import load_dataset
+from crossrec.data.sequences import UserSequences
+from crossrec.model.bundle import ModelBundle
+from crossrec.model.ranker import Ranker
+
+
+def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10, batch_size: int = 512,
+                        exclude_seen: bool = True, progress: bool = True) -> pa.Table:
+    """Returns a table (user_id, rank, item_id, score, fallback) with k rows per user."""
+    t0 = time.perf_counter()
+    bundle = ModelBundle.load(bundle_path, targets=[target])
+    tm = bundle.target(target)
+    index = bundle.item_index
+    ds = load_dataset(dataset)
+    seq = UserSequences.from_interactions(ds.interactions, index)
+    max_len = tm.model.cfg.tower.max_len
+    catalogue = tm.catalogue
+    position = np.full(len(index.item_ids), -1)
+    position[catalogue] = np.arange(len(catalogue))
+    ranker = Ranker(normalize=True, temperature=tm.model.cfg.fusion.temperature)
+    pop_order = np.argsort(-tm.popularity, kind="stable")
+    cols: dict[str, list] = {"user_id": [], "rank": [], "item_id": [], "score": [], "fallback": []}
+    n = seq.n_users
+    for start in range(0, n, batch_size):
+        users = np.arange(start, min(start + batch_size, n))
+        ends = seq.offsets[users + 1]
+        lens = np.minimum(ends - seq.offsets[users], max_len)
+        colsidx = np.arange(max_len)[None, :]
+        real = colsidx >= (max_len - lens)[:, None]
+        pos = np.where(real, ends[:, None] - max_len + colsidx, 0)
+        items = np.where(real, seq.items[pos], 0)
+        domains = np.where(real, seq.domains[pos], 0)
+        usable = (items > 0).any(1) if tm.model.cfg.fusion.transfer else ((domains == tm.model.target_domain) & (items > 0)).any(1)
+        seen = [position[seq.items[seq.offsets[u]:seq.offsets[u + 1]]] for u in users]
+        seen = [s[s >= 0] if exclude_seen else np.array([], dtype=np.int64) for s in seen]
+        top_s = np.full((len(users), k), np.nan, dtype=np.float32)
+        top_i = np.full((len(users), k), -1, dtype=np.int64)
+        rows = np.flatnonzero(usable)
+        if rows.size:
+            with torch.no_grad():
+                u = tm.model.user_vectors(torch.as_tensor(items[rows]), torch.as_tensor(domains[rows]))
+                s, i = ranker.topk(u, tm.catalogue_vectors, k, exclude=[seen[r] for r in rows])
+            kk = s.shape[1]
+            top_s[rows, :kk], top_i[rows, :kk] = s.numpy(), i.numpy()
+        for r in np.flatnonzero(~usable):
+            allowed = pop_order[~np.isin(pop_order, seen[r])][:k]
+            top_i[r, : len(allowed)] = allowed
+            top_s[r, : len(allowed)] = tm.popularity[allowed]
+        for r, u in enumerate(users):
+            valid = top_i[r] >= 0
+            m = int(valid.sum())
+            cols["user_id"] += [str(seq.user_ids[u])] * m
+            cols["rank"] += list(range(1, m + 1))
+            cols["item_id"] += [str(x) for x in index.item_ids[catalogue[top_i[r, valid]]]]
+            cols["score"] += top_s[r, valid].tolist()
+            cols["fallback"] += [bool(not usable[r])] * m
+        if progress:
+            print(f"\r  recommended {min(start + batch_size, n)}/{n} users", end="", flush=True)
+    if progress:
+        print(f"  ({time.perf_counter() - t0:.1f}s)")
+    return pa.table({"user_id": pa.array(cols["user_id"], pa.string()), "rank": pa.array(cols["rank"], pa.int32()),
+                     "item_id": pa.array(cols["item_id"], pa.string()), "score": pa.array(cols["score"], pa.float32()),
+                     "fallback": pa.array(cols["fallback"], pa.bool_())})

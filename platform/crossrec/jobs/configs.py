@@ -1,0 +1,45 @@
+"""Typed configs of the non-training jobs (evaluate, batch-recommend, embed-items)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from crossrec.config import StrictModel
+from crossrec.model.configs import BackboneConfig
+
+
+class JobBase(StrictModel):
+    submission: dict[str, Any] | None = Field(
+        None, description="`ray job submit` settings (entrypoint_num_cpus/gpus, runtime_env); docs/operations.md."
+    )
+
+
+class EvaluateJobConfig(JobBase):
+    bundle: str = Field(..., description="Model bundle directory.")
+    dataset: str = Field(..., description="Canonical dataset directory.")
+    targets: list[str] = Field(..., min_length=1)
+    role: Literal["test", "valid"] = "test"
+    output: str = Field(..., description="Directory or URI for metrics JSON and predictions JSONL.")
+    top_k: int = Field(10, ge=1, le=1000)
+    write_predictions: bool = True
+
+
+class BatchRecommendJobConfig(JobBase):
+    bundle: str
+    dataset: str
+    target: str
+    k: int = Field(10, ge=1, le=1000)
+    exclude_seen: bool = True
+    batch_size: int = Field(512, gt=0)
+    output: str = Field(..., description="Parquet file path or URI (e.g. s3://bucket/recs/family.parquet).")
+
+
+class EmbedItemsJobConfig(JobBase):
+    dataset: str = Field(..., description="Canonical dataset whose items are embedded.")
+    bundle: str | None = Field(None, description="Use this bundle's adapters (None: base backbone only).")
+    backbone: BackboneConfig = Field(default_factory=BackboneConfig)
+    domains: list[str] | None = Field(None, description="Domains to embed (None: all).")
+    batch_size: int = Field(128, gt=0)
+    output: str = Field(..., description="Directory: one embeddings.npy + item_ids.parquet per domain.")
