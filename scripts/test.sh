@@ -6,6 +6,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup_env.sh" || exit 1
 venv="${CROSSREC_VENV:-$repo/.venv}"
 cd "$repo"
+echo "[test] ruff check"
+"$venv/bin/python" -m ruff check platform tests jobs bench || exit 1
 "$venv/bin/python" -m pytest "${@:-tests}" -q -p no:cacheprovider --timeout=900
 rc=$?
 if [ "$rc" -eq 5 ]; then

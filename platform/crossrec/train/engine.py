@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from crossrec.data.split import TargetSplit
+from crossrec.eval.model_scorer import CrossRecScorer
 from crossrec.eval.runner import evaluate
 from crossrec.model.recommender import CrossRecModel
-from crossrec.eval.model_scorer import CrossRecScorer
-from crossrec.train.config import TrainConfig
 from crossrec.model.text_side import ItemTextSide
+from crossrec.train.config import TrainConfig
 from crossrec.train.windows import build_train_windows
 
 

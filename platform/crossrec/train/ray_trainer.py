@@ -70,7 +70,7 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
         every = max(1, len(trainer.windows) // cfg.optim.batch_size // 10)
         t_epoch = time.perf_counter()
 
-        def progress(step: int, n_steps: int, loss: float) -> None:
+        def progress(step: int, n_steps: int, loss: float, every: int = every, t_epoch: float = t_epoch) -> None:
             if step % every == 0 or step == n_steps:
                 log(f"[{target}] epoch {trainer.epoch + 1} step {step}/{n_steps} loss {loss:.4f} "
                     f"({time.perf_counter() - t_epoch:.0f}s)")
