@@ -35,7 +35,16 @@ def check_sweep(path: Path) -> None:
 def check_serve(path: Path) -> None:
     from ray.serve.schema import ServeDeploySchema
 
-    ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
+    import importlib
+
+    schema = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
+    for app in schema.applications:
+        module, _, attr = app.import_path.partition(":")
+        builder = getattr(importlib.import_module(module), attr)
+        assert callable(builder), app.import_path
+        from crossrec.serve.app import AppArgs
+
+        AppArgs.from_dict(app.args, source=f"{path}: args")  # the builder's typed args validate
 
 
 def check_domains(path: Path) -> None:

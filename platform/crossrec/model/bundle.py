@@ -126,7 +126,7 @@ class ModelBundle:
         model_cfg = ModelConfig.from_dict(meta["model"], source=f"{path}/bundle.json: model")
         item_domain = torch.as_tensor(item_index.item_domain, dtype=torch.long)
         loaded: dict[str, TargetModel] = {}
-        for target in targets or meta["targets"]:
+        for target in meta["targets"] if targets is None else targets:
             tdir = path / "targets" / target
             if not tdir.is_dir():
                 raise BundleError(f"{path}: no target {target!r} in bundle (has {meta['targets']})")

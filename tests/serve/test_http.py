@@ -1,0 +1,119 @@
+"""The composed Serve app over real HTTP (started once for the module on local Ray)."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.ray
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(serve_bundle):
+    import ray
+    from ray import serve
+
+    from crossrec.serve.app import build_app
+
+    ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app({"bundle": str(serve_bundle), "max_history": 50, "max_body_bytes": 20_000}),
+              name="crossrec", route_prefix="/")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+        yield c
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def items(serve_bundle) -> pd.DataFrame:
+    return pd.read_parquet(serve_bundle / "items.parquet")
+
+
+def ids(items, domain, n):
+    return items[items["domain"] == domain]["item_id"].head(n).tolist()
+
+
+def test_happy_path_health_domains_docs(client, items) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    domains = {d["domain"]: d for d in client.get("/domains").json()["domains"]}
+    assert domains["movies"]["servable"] and not domains["music"]["servable"]
+    assert domains["movies"]["catalogue_size"] == len(ids(items, "movies", 10_000))
+    assert client.get("/docs").status_code == 200 and "/recommend" in client.get("/openapi.json").json()["paths"]
+    body = {"user_id": "u1", "history": [{"item_id": i} for i in ids(items, "music", 4)], "target_domain": "movies", "k": 5}
+    r = client.post("/recommend", json=body)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["user_id"] == "u1" and not data["cold_start"] and len(data["items"]) == 5
+    assert {"item_id", "text", "score"} <= data["items"][0].keys() and data["model_version"]
+
+
+def test_batch_and_multiplexed_targets(client, items) -> None:
+    hist = [{"item_id": i} for i in ids(items, "games", 3)]
+    r = client.post("/recommend/batch", json={"requests": [
+        {"history": hist, "target_domain": "movies"}, {"history": hist, "target_domain": "books"},
+        {"history": [], "target_domain": "books"}]})
+    assert r.status_code == 200, r.text
+    out = r.json()["responses"]
+    assert [o["target_domain"] for o in out] == ["movies", "books", "books"]
+    movie_ids, book_ids = set(ids(items, "movies", 1000)), set(ids(items, "books", 1000))
+    assert {i["item_id"] for i in out[0]["items"]} <= movie_ids
+    assert {i["item_id"] for i in out[1]["items"]} <= book_ids
+    assert out[2]["cold_start"]
+    # One Encoder replica loaded both targets' heads on demand (multiplexed by target domain).
+    assert client.get("/debug/encoder").json()["loaded_targets"] >= 2
+
+
+def test_unknown_items_are_reported_and_all_unknown_is_a_cold_start(client, items) -> None:
+    known = ids(items, "music", 2)
+    r = client.post("/recommend", json={"history": [{"item_id": known[0]}, {"item_id": "ghost"}], "target_domain": "movies"})
+    assert r.status_code == 200 and r.json()["unknown_items"] == ["ghost"] and not r.json()["cold_start"]
+    r = client.post("/recommend", json={"history": [{"item_id": "ghost"}], "target_domain": "movies"})
+    assert r.status_code == 200 and r.json()["cold_start"]
+
+
+BAD = [
+    ({"history": [], "target_domain": "podcasts"}, 404, "target_domain: unknown target domain 'podcasts'"),
+    ({"history": []}, 422, "target_domain: Field required"),
+    ({"history": [], "target_domain": "movies", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+    ({"history": [], "target_domain": "movies", "k": 1001}, 422, "k: Input should be less than or equal to 1000"),
+    ({"history": [], "target_domain": "movies", "k": "ten"}, 422, "k: Input should be a valid integer"),
+    ({"history": "abc", "target_domain": "movies"}, 422, "history: Input should be a valid list"),
+    ({"history": [{"item": "x"}], "target_domain": "movies"}, 422, "history.0.item_id: Field required"),
+    ({"history": [{"item_id": 5}], "target_domain": "movies"}, 422, "history.0.item_id: Input should be a valid string"),
+    ({"history": [{"item_id": "x", "timestamp": "noon"}], "target_domain": "movies"}, 422, "history.0.timestamp"),
+    ({"history": [], "target_domain": "movies", "exclude_seen": "maybe"}, 422, "exclude_seen: Input should be a valid boolean"),
+    ({"history": [], "target_domain": "movies", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ({"history": [{"item_id": "x"}] * 51, "target_domain": "movies"}, 413, "history: at most 50 items, got 51"),
+    ({"history": [{"item_id": ""}], "target_domain": "movies"}, 422, "history.0.item_id: String should have at least 1 character"),
+    ({"history": [], "target_domain": ""}, 422, "target_domain: String should have at least 1 character"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "message"), BAD, ids=[m.split(":")[0] + f"-{i}" for i, (_, _, m) in enumerate(BAD)])
+def test_bad_requests_get_4xx_naming_the_field(client, body, status, message) -> None:
+    r = client.post("/recommend", json=body)
+    assert r.status_code == status, r.text
+    assert message in r.json()["detail"]
+
+
+def test_bad_bodies_and_batches(client, items) -> None:
+    r = client.post("/recommend", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"]
+    r = client.post("/recommend", json={"history": [{"item_id": "x" * 500}] * 45, "target_domain": "movies"})
+    assert r.status_code == 413 and "body:" in r.json()["detail"]
+    r = client.post("/recommend/batch", json={"requests": []})
+    assert r.status_code == 422 and "requests: List should have at least 1 item" in r.json()["detail"]
+    wrong = ids(items, "music", 1)[0]
+    r = client.post("/recommend/batch", json={"requests": [{"history": [{"item_id": wrong, "domain": "books"}], "target_domain": "movies"}]})
+    assert r.status_code == 422 and "requests.history[0].domain" in r.json()["detail"]
