@@ -27,15 +27,17 @@ def check_train(path: Path) -> None:
 
 
 def check_sweep(path: Path) -> None:
-    from crossrec.tune.config import SweepConfig
+    from crossrec.train.config import TrainConfig
+    from crossrec.tune.config import SweepConfig, build_search_space
 
-    SweepConfig.from_yaml(path)
+    cfg = SweepConfig.from_yaml(path)
+    build_search_space(cfg, TrainConfig.from_yaml(REPO / cfg.base_config), source=str(path))
 
 
 def check_serve(path: Path) -> None:
-    from ray.serve.schema import ServeDeploySchema
-
     import importlib
+
+    from ray.serve.schema import ServeDeploySchema
 
     schema = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
     for app in schema.applications:

@@ -1,0 +1,112 @@
+"""Run (or resume) a sweep: ``run_sweep(SweepConfig)`` → results.csv, best_config.yaml, sweep.png."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from crossrec.train.run import ensure_ray
+from crossrec.tune.config import SweepConfig, build_search_space
+from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
+from crossrec.tune.trainables import fast_trial, full_trial
+
+
+@dataclass
+class SweepResult:
+    dir: Path
+    table: Any
+    best_params: dict
+    best_config_path: Path
+    seconds: float
+    resumed: bool
+
+
+def _text_table(cfg: SweepConfig, base) -> Any:
+    """The frozen item text table fast trials read: the bundle's (adapted) one, else the base backbone's."""
+    if not base.model.tower.use_text:
+        return None
+    if cfg.bundle:
+        from crossrec.model.bundle import ModelBundle
+
+        return ModelBundle.load(cfg.bundle, targets=[cfg.target]).targets[cfg.target].model.item_tower.text_table
+    import torch
+
+    from crossrec.model.text_side import ItemTextSide
+    from crossrec.train.data_access import load_split_for
+
+    split = load_split_for(base.dataset, cfg.target)
+    return ItemTextSide.create(base.model_copy(update={"lora": None}), split.item_index, cfg.target,
+                               torch.device("cpu")).text_table()
+
+
+def _search_alg(cfg: SweepConfig):
+    if cfg.search == "optuna":
+        from ray.tune.search import ConcurrencyLimiter
+        from ray.tune.search.optuna import OptunaSearch
+
+        return ConcurrencyLimiter(OptunaSearch(metric=METRIC, mode="max", seed=cfg.seed),
+                                  max_concurrent=cfg.max_concurrent_trials)
+    from ray.tune.search import BasicVariantGenerator
+
+    # Random/grid: every trial is created up front (PENDING), so an interrupted sweep's saved state lists
+    # all of them and a restore runs exactly those that did not finish (a lazily-limited generator does not
+    # resume its remaining samples). Concurrency is then bounded by cpus_per_trial / gpus_per_trial.
+    return BasicVariantGenerator(max_concurrent=0, random_state=cfg.seed)
+
+
+def _scheduler(cfg: SweepConfig, max_t: int):
+    if cfg.scheduler.type == "fifo":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(time_attr="epoch", max_t=max_t, grace_period=min(cfg.scheduler.grace_period, max_t),
+                         reduction_factor=cfg.scheduler.reduction_factor)
+
+
+def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | None = None,
+              stop: Any = None) -> SweepResult:
+    """Run ``cfg`` (or resume it when its directory holds an interrupted sweep). ``stop``: a Tune stopper."""
+    t0 = time.perf_counter()
+    base = cfg.base_train_config().resolve_paths(Path.cwd())
+    space = build_search_space(cfg, base)
+    storage = str(Path(cfg.storage_path).resolve())
+    sweep_dir = Path(storage) / cfg.name
+    ensure_ray(address)
+    base_dict = base.model_dump(mode="json")
+    resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
+    if cfg.mode == "fast":
+        trainable = tune.with_parameters(fast_trial, base=base_dict, target=cfg.target, text_table=_text_table(cfg, base))
+    else:
+        trainable = tune.with_parameters(full_trial, base=base_dict, target=cfg.target, storage=str(sweep_dir / "trials"))
+    trainable = tune.with_resources(trainable, resources)
+    resumed = tune.Tuner.can_restore(str(sweep_dir))
+    if resumed:
+        print(f"resuming sweep {sweep_dir} (finished trials are kept)", flush=True)
+        tuner = tune.Tuner.restore(str(sweep_dir), trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(metric=METRIC, mode="max", num_samples=cfg.num_samples,
+                                        search_alg=_search_alg(cfg), scheduler=_scheduler(cfg, base.optim.epochs),
+                                        max_concurrent_trials=cfg.max_concurrent_trials if cfg.search == "optuna" else None),
+            run_config=tune.RunConfig(name=cfg.name, storage_path=storage, callbacks=callbacks, stop=stop, verbose=1),
+        )
+    grid = tuner.fit()
+    df = grid.get_dataframe(filter_metric=METRIC, filter_mode="max")
+    table = results_table(df, list(cfg.space))
+    table.to_csv(sweep_dir / "results.csv", index=False)
+    best = grid.get_best_result(metric=METRIC, mode="max")
+    best_params = {k: best.config[k] for k in cfg.space}
+    best_path = sweep_dir / "best_config.yaml"
+    write_best_config(base, best_params, best_path, run_name=f"{base.run_name}-tuned")
+    plot(table, sweep_dir / "sweep.png")
+    seconds = time.perf_counter() - t0
+    print(table.head(10).to_string(index=False))
+    print(f"{len(table)} trials in {seconds:.0f}s; best valid NDCG@10 {table[METRIC].iloc[0]:.4f}; "
+          f"best config: {best_path}", flush=True)
+    return SweepResult(sweep_dir, table, best_params, best_path, seconds, resumed)
