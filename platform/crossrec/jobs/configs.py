@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from crossrec.config import StrictModel
 from crossrec.model.configs import BackboneConfig
+from crossrec.ops.submit import SubmissionSettings
 
 
 class JobBase(StrictModel):
-    submission: dict[str, Any] | None = Field(
-        None, description="`ray job submit` settings (entrypoint_num_cpus/gpus, runtime_env); docs/operations.md."
-    )
+    submission: SubmissionSettings | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
 
 
 class EvaluateJobConfig(JobBase):

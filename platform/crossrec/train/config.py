@@ -7,13 +7,13 @@ adapters, the heads, the optimiser, Ray Train scaling and where outputs go. Unkn
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from crossrec.config import StrictModel
 from crossrec.model.configs import BackboneConfig, LoraSettings
 from crossrec.model.model_config import ModelConfig
+from crossrec.ops.submit import SubmissionSettings
 
 
 class OptimSettings(StrictModel):
@@ -83,9 +83,7 @@ class TrainConfig(StrictModel):
     scaling: ScalingSettings = Field(default_factory=ScalingSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
-    submission: dict[str, Any] | None = Field(
-        None, description="`ray job submit` settings (entrypoint resources, runtime_env); see docs/operations.md."
-    )
+    submission: SubmissionSettings | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
 
     @field_validator("run_name")
     @classmethod

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 
 from crossrec.config import StrictModel
 from crossrec.errors import ConfigError
+from crossrec.ops.submit import SubmissionSettings
 from crossrec.train.config import TrainConfig
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint", "grid")
@@ -48,7 +49,7 @@ class SweepConfig(StrictModel):
     gpus_per_trial: float = Field(0.0, ge=0)
     storage_path: str = "runs/sweeps"
     seed: int = 0
-    submission: dict[str, Any] | None = None
+    submission: SubmissionSettings | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:

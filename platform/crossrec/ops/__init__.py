@@ -1,0 +1,1 @@
+"""Cluster operation helpers: job submission (``submit``) and KubeRay manifest sync (``kuberay``)."""

@@ -1,0 +1,83 @@
+"""Job submission through a real local Ray head (`ray start --head`): train + evaluate succeed, a bad config fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossrec.errors import ConfigError
+from crossrec.ops.submit import SubmissionSettings, read_submission, runtime_env_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_submission_section_is_typed(tmp_path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"run_name": "x", "submission": {"entrypoint_num_cpus": 1,
+                                                                  "runtime_env": {"env_vars": {"A": "1"}, "excludes": ["big"]}}}))
+    settings = read_submission(cfg)
+    env = runtime_env_for(".", settings)
+    assert settings.entrypoint_num_cpus == 1 and env["env_vars"] == {"A": "1"}
+    assert ".venv" in env["excludes"] and "big" in env["excludes"]
+    cfg.write_text(yaml.safe_dump({"submission": {"entrypoint_num_gpus": -1}}))
+    with pytest.raises(ConfigError, match="submission: entrypoint_num_gpus"):
+        read_submission(cfg)
+    assert SubmissionSettings().runtime_env == {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent))
+    port, dash = free_port(), free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([ray_bin, "start", "--head", f"--port={port}", f"--dashboard-port={dash}", "--num-cpus=2",
+                    "--object-store-memory=200000000", "--include-dashboard=true", "--dashboard-host=127.0.0.1"],
+                   check=True, capture_output=True, env=env, timeout=180)
+    yield f"http://127.0.0.1:{dash}"
+    subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_train_and_evaluate_jobs_succeed_and_a_bad_config_fails(ray_head, tmp_path) -> None:
+    from crossrec.data.dataset import save_dataset
+    from crossrec.data.synthetic import SyntheticConfig, generate_synthetic
+    from crossrec.ops.submit import submit_job
+
+    work = tmp_path / "work"
+    shutil.copytree(REPO / "jobs", work / "jobs")
+    data = save_dataset(generate_synthetic(SyntheticConfig(n_users=80, n_items=16, n_topics=4, max_interactions=20)),
+                        tmp_path / "data")
+    train = {"run_name": "job", "dataset": str(data), "targets": ["movies"], "storage_path": str(tmp_path / "runs"),
+             "lora": None, "model": {"tower": {"d_model": 16, "n_layers": 1, "max_len": 8, "use_text": False}},
+             "optim": {"epochs": 1, "batch_size": 32}, "submission": {"entrypoint_num_cpus": 0.5}}
+    (work / "train.yaml").write_text(yaml.safe_dump(train))
+    result = submit_job("train", work / "train.yaml", ray_head, working_dir=work, stream_logs=False, timeout_s=400)
+    assert result.ok, result.logs_tail
+    bundle = tmp_path / "runs" / "job" / "bundle"
+    assert (bundle / "manifest.json").is_file() and (tmp_path / "runs" / "job" / "metrics.json").is_file()
+
+    evaluate = {"bundle": str(bundle), "dataset": str(data), "targets": ["movies"], "output": str(tmp_path / "eval")}
+    (work / "evaluate.yaml").write_text(yaml.safe_dump(evaluate))
+    result = submit_job("evaluate", work / "evaluate.yaml", ray_head, working_dir=work, stream_logs=False, timeout_s=300)
+    assert result.ok, result.logs_tail
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["movies"]["overall"]["n_users"] > 0
+
+    (work / "bad.yaml").write_text(yaml.safe_dump({**train, "optim": {"epochs": -3}}))
+    result = submit_job("train", work / "bad.yaml", ray_head, working_dir=work, stream_logs=False, timeout_s=300)
+    assert result.status == "FAILED"
+    assert "optim.epochs: Input should be greater than 0 (got -3)" in result.logs_tail
