@@ -117,3 +117,18 @@ def test_bad_bodies_and_batches(client, items) -> None:
     wrong = ids(items, "music", 1)[0]
     r = client.post("/recommend/batch", json={"requests": [{"history": [{"item_id": wrong, "domain": "books"}], "target_domain": "movies"}]})
     assert r.status_code == 422 and "requests.history[0].domain" in r.json()["detail"]
+
+
+def test_load_generator_refuses_non_loopback_targets() -> None:
+    from crossrec.serve.loadgen import run_load
+
+    with pytest.raises(ValueError, match="only targets loopback"):
+        run_load("http://10.0.0.1:8000", [{}], 1, duration_s=0.1, max_requests=1)
+
+
+def test_load_generator_against_the_app(client, items) -> None:
+    from crossrec.serve.loadgen import run_load
+
+    body = {"history": [{"item_id": i} for i in ids(items, "music", 3)], "target_domain": "movies"}
+    result = run_load(str(client.base_url), [body], concurrency=4, duration_s=2.0, max_requests=40)
+    assert result.errors == 0 and result.requests > 0 and result.p50_ms > 0
