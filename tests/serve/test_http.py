@@ -18,13 +18,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def client(serve_bundle):
-    import ray
+def client(serve_bundle, local_ray):
     from ray import serve
 
     from crossrec.serve.app import build_app
 
-    ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"bundle": str(serve_bundle), "max_history": 50, "max_body_bytes": 20_000}),
@@ -32,7 +30,6 @@ def client(serve_bundle):
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
         yield c
     serve.shutdown()
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,8 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    import ray
-
-    ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def test_train_resume_and_evaluate(tiny_dataset_dir, tmp_path, train_config_dict) -> None:
