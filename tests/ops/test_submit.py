@@ -43,7 +43,8 @@ def free_port() -> int:
 def ray_head():
     ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent))
     port, dash = free_port(), free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # A throwaway loopback cluster for this test: no token auth (Ray 2.5x enables it by default).
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     subprocess.run([ray_bin, "start", "--head", f"--port={port}", f"--dashboard-port={dash}", "--num-cpus=2",
                     "--object-store-memory=200000000", "--include-dashboard=true", "--dashboard-host=127.0.0.1"],
                    check=True, capture_output=True, env=env, timeout=180)
