@@ -41,15 +41,43 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ray_head():
+    """A throwaway head (`ray start --head --block`) in its own process group: stopping it kills exactly
+    its processes, never another Ray running on the same machine."""
+    import signal
+    import time
+
+    import httpx
+
     ray_bin = shutil.which("ray", path=str(Path(sys.executable).parent))
     port, dash = free_port(), free_port()
-    # A throwaway loopback cluster for this test: no token auth (Ray 2.5x enables it by default).
+    # No token auth on this loopback-only cluster (Ray 2.5x enables it by default).
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    subprocess.run([ray_bin, "start", "--head", f"--port={port}", f"--dashboard-port={dash}", "--num-cpus=2",
-                    "--object-store-memory=200000000", "--include-dashboard=true", "--dashboard-host=127.0.0.1"],
-                   check=True, capture_output=True, env=env, timeout=180)
-    yield f"http://127.0.0.1:{dash}"
-    subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", f"--dashboard-port={dash}",
+                             "--num-cpus=2", "--object-store-memory=200000000", "--include-dashboard=true",
+                             "--dashboard-host=127.0.0.1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{dash}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/version", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the local Ray head did not start within 180 s")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.mark.ray

@@ -66,6 +66,18 @@ def runtime_env_for(working_dir: str | Path, settings: SubmissionSettings) -> di
     return env
 
 
+def _submit_with_retry(client, retry_s: float = 120.0, **kwargs: Any) -> str:
+    """A freshly started head answers "No available agent to submit job" until its job agent is up."""
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            return client.submit_job(**kwargs)
+        except RuntimeError as err:
+            if "No available agent" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
 def submit_job(job: str, config: str | Path, address: str, working_dir: str | Path = ".", wait: bool = True,
                stream_logs: bool = True, timeout_s: float | None = None, poll_s: float = 1.0) -> JobResult:
     """Submit ``python jobs/<job>.py --config <config>``; optionally wait, streaming logs. Ctrl-C stops the job."""
@@ -77,7 +89,8 @@ def submit_job(job: str, config: str | Path, address: str, working_dir: str | Pa
     client = JobSubmissionClient(address)
     config_rel = Path(config).resolve().relative_to(Path(working_dir).resolve()) \
         if Path(config).resolve().is_relative_to(Path(working_dir).resolve()) else Path(config)
-    job_id = client.submit_job(
+    job_id = _submit_with_retry(
+        client,
         entrypoint=f"python {JOBS[job]} --config {config_rel}",
         runtime_env=runtime_env_for(working_dir, settings),
         entrypoint_num_cpus=settings.entrypoint_num_cpus,
