@@ -35,14 +35,16 @@ class TrainResult:
 
 
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Connect to ``address`` (or RAY_ADDRESS / a running cluster), else start an embedded local Ray."""
+    """Connect to ``address`` (or RAY_ADDRESS, set inside Ray jobs), else start a new embedded local Ray."""
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": True}
     if address:
-        kwargs["address"] = address
+        kwargs["address"] = address  # e.g. "auto" for a cluster started with `ray start` on this node
     elif not os.environ.get("RAY_ADDRESS"):  # inside `ray job submit`, RAY_ADDRESS names the cluster
-        kwargs.update(num_cpus=num_cpus, object_store_memory=300 * 1024 * 1024, include_dashboard=False)
+        # "local": a new embedded runtime even when another Ray runs on this machine.
+        kwargs.update(address="local", num_cpus=num_cpus, object_store_memory=300 * 1024 * 1024,
+                      include_dashboard=False)
     ray.init(**kwargs)
 
 
