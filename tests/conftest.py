@@ -10,6 +10,7 @@ def local_ray():
     """One embedded Ray runtime per test module (init costs seconds), capped for a 2-core CI machine."""
     import ray
 
-    ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
+             log_to_driver=False)
     yield
     ray.shutdown()

@@ -66,7 +66,7 @@ def runtime_env_for(working_dir: str | Path, settings: SubmissionSettings) -> di
     return env
 
 
-def _submit_with_retry(client, retry_s: float = 120.0, **kwargs: Any) -> str:
+def _submit_with_retry(client, retry_s: float = 240.0, **kwargs: Any) -> str:
     """A freshly started head answers "No available agent to submit job" until its job agent is up."""
     deadline = time.monotonic() + retry_s
     while True:
