@@ -46,7 +46,7 @@ def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, **kwa
     from ray import serve
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
+        ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
                  ignore_reinit_error=True, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"bundle": str(bundle), **kwargs}), name="crossrec", route_prefix="/")
