@@ -53,9 +53,13 @@ def ray_head():
     # No token auth on this loopback-only cluster (Ray 2.5x enables it by default).
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
+    # Every port free, so the head never collides with another Ray on this machine (agent port 52365 …).
+    ports = {flag: free_port() for flag in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                                            "metrics-export-port", "ray-client-server-port",
+                                            "runtime-env-agent-port")}
     proc = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}", f"--dashboard-port={dash}",
                              "--num-cpus=2", "--object-store-memory=200000000", "--include-dashboard=true",
-                             "--dashboard-host=127.0.0.1"],
+                             "--dashboard-host=127.0.0.1", *(f"--{flag}={p}" for flag, p in ports.items())],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{dash}"
     deadline = time.monotonic() + 180
