@@ -53,6 +53,8 @@ def ray_head():
     # No token auth on this loopback-only cluster (Ray 2.5x enables it by default).
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
+    # Job entrypoints run `python …` from the head's PATH: make it this interpreter (the venv need not be active).
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # Every port free, so the head never collides with another Ray on this machine (agent port 52365 …).
     ports = {flag: free_port() for flag in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
                                             "metrics-export-port", "ray-client-server-port",
