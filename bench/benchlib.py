@@ -1,0 +1,92 @@
+"""Shared helpers of the benchmark scripts: machine description, tables, atomic JSON/Markdown output.
+
+Every ``bench/*.py`` script imports this module as ``benchlib`` (scripts run as ``python bench/x.py``, so
+``bench/`` is on ``sys.path``). Results are written to ``docs/results/<name>.json`` by default, never by
+timed unit tests: tests run the scripts with ``--quick`` and an ``--out`` in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on: CPU count/model, memory, Python/torch/ray versions, load."""
+    import torch
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.is_available(),
+        "loadavg_1m": os.getloadavg()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    try:
+        cpu = Path("/proc/cpuinfo").read_text()
+        info["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if "model name" in ln), "?")
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["mem_gib"] = round(int(mem) / 2**20, 1)
+    except OSError:
+        pass
+    try:
+        import ray
+
+        info["ray"] = ray.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MiB (Linux ru_maxrss is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    """Current resident set size of this process, MiB."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return peak_rss_mb()
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], floatfmt: str = ".3g") -> str:
+    """A GitHub-Markdown table of ``rows`` restricted to ``columns`` (also readable on a terminal)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return format(v, floatfmt)
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never a half-written result)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Atomically write ``payload`` (plus ``machine`` if missing) as indented JSON; prints where."""
+    payload = {"machine": machine_info(), **payload} if "machine" not in payload else payload
+    out = write_atomic(path, json.dumps(payload, indent=2, default=float) + "\n")
+    print(f"wrote {out}")
+    return out
