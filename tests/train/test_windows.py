@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossrec.train.windows import IGNORE_LABEL, build_train_windows, next_target_labels
+from crossrec.train.windows import IGNORE_LABEL, build_train_windows, next_any_items, next_target_labels
 
 # Items 1..6; target catalogue = items 2 (position 0) and 5 (position 1).
 CATALOGUE_POSITION = np.array([-1, -1, 0, -1, -1, 1, -1])
@@ -17,6 +17,24 @@ def test_next_target_labels_by_hand() -> None:
     labels = next_target_labels(items, offsets, cutoff, CATALOGUE_POSITION)
     expected = [0, 1, 1, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL]
     assert labels.tolist() == expected
+
+
+def test_next_any_items_stop_at_the_cutoff() -> None:
+    items = np.array([1, 2, 3, 5, 4, 3, 1, 2])
+    nxt = next_any_items(items, np.array([0, 5, 8]), np.array([5, 2]))
+    assert nxt.tolist() == [2, 3, 5, 4, IGNORE_LABEL, 1, IGNORE_LABEL, IGNORE_LABEL]
+
+
+def test_keep_any_next_keeps_windows_without_target_labels() -> None:
+    items = np.array([1, 2, 3, 5, 4, 3, 1, 4])
+    domains = np.where(CATALOGUE_POSITION[items] >= 0, 2, 1)
+    offsets, cutoff = np.array([0, 5, 8]), np.array([5, 3])
+    only_target = build_train_windows(items, domains, offsets, cutoff, CATALOGUE_POSITION, max_len=3)
+    both = build_train_windows(items, domains, offsets, cutoff, CATALOGUE_POSITION, max_len=3, keep_any_next=True)
+    assert len(only_target) == 2 and len(both) == 3  # user 1 (3, 1, 4) has no target item but has next items
+    assert both.items.tolist()[2] == [3, 1, 4]
+    assert both.next_items.tolist()[2] == [1, 4, IGNORE_LABEL]
+    assert both.labels.tolist()[2] == [IGNORE_LABEL] * 3
 
 
 def test_windows_are_right_aligned_and_cover_the_prefix() -> None:
@@ -46,5 +64,6 @@ def test_no_window_reads_or_predicts_past_the_cutoff() -> None:
     w = build_train_windows(sentinel_items, np.ones_like(items), offsets, cutoff, cat_ext, max_len=7, max_windows_per_user=2)
     assert not (w.items == n_items + 1).any()
     assert not (w.labels == 99).any()
+    assert not (w.next_items == n_items + 1).any()
     # Per user at most 2 windows.
     assert len(w) <= 2 * n_users

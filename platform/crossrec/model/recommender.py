@@ -35,6 +35,7 @@ class Interests:
     domain: torch.Tensor  # target-domain embedding e_T, broadcast (1, 1, D)
     has_target: torch.Tensor
     valid: torch.Tensor  # (B, L) bool: positions holding an item the model reads
+    hidden: torch.Tensor | None = None  # (B, L, D) sequence-encoder output before the transfer
 
     def last(self) -> Interests:
         """The interests at the last (most recent) position: tensors (B, 1, D)."""
@@ -99,7 +100,7 @@ class CrossRecModel(nn.Module):
         s = self.transfer(h, e_t)
         has_any = valid.cumsum(dim=1) > 0
         s = s * has_any.unsqueeze(-1)  # no information before the first visible item
-        return Interests(source=s, target=t, domain=e_t, has_target=has_t, valid=valid)
+        return Interests(source=s, target=t, domain=e_t, has_target=has_t, valid=valid, hidden=h)
 
     def _target_only(
         self, items: torch.Tensor, domains: torch.Tensor, labels: torch.Tensor | None = None
@@ -160,19 +161,40 @@ class CrossRecModel(nn.Module):
         labels: torch.Tensor,
         live_rows: torch.Tensor | None = None,
         live_text: torch.Tensor | None = None,
+        next_items: torch.Tensor | None = None,
+        next_item_weight: float = 0.0,
     ) -> torch.Tensor:
-        """Dense next-T-item softmax cross-entropy.
+        """Dense next-T-item softmax cross-entropy, plus (optionally) the merged next-item objective.
 
         items, domains: (B, L) int64; labels: (B, L) catalogue positions of the next T item after each
-        position, ``IGNORE_LABEL`` where there is none. Returns a scalar.
+        position, ``IGNORE_LABEL`` where there is none. ``next_items`` (B, L): the item index of the next item
+        in *any* domain (or ``IGNORE_LABEL``); with ``next_item_weight`` > 0 the sequence encoder's output is
+        also trained to predict it over every domain's items (full softmax, SASRec's objective on the merged
+        history), which gives the shared encoder far more signal than the T items alone. Ignored when the
+        model reads target items only (``fusion.transfer`` false). Returns a scalar.
         """
         if not self.cfg.fusion.transfer:
             items, domains, labels = self._target_only(items, domains, labels)
+            next_item_weight = 0.0
         interests = self.encode_interests(items, domains)
         u = self.fuse(interests)  # (B, L, D)
         labels = labels[:, -u.shape[1] :]
         keep = (labels != IGNORE_LABEL) & interests.valid
+        loss = u.sum() * 0.0
+        if bool(keep.any()):
+            logits = self.scores(u[keep], self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
+            loss = F.cross_entropy(logits, labels[keep])
+        if next_items is not None and next_item_weight > 0:
+            loss = loss + next_item_weight * self.next_item_loss(interests, next_items[:, -u.shape[1] :])
+        return loss
+
+    def next_item_loss(self, interests: Interests, next_items: torch.Tensor) -> torch.Tensor:
+        """Full-softmax next-item cross-entropy over all N items from the encoder output (B, L, D);
+        ``next_items`` (B, L) item indices or ``IGNORE_LABEL``. Returns a scalar (0 when nothing to predict)."""
+        keep = (next_items != IGNORE_LABEL) & interests.valid
         if not bool(keep.any()):
-            return u.sum() * 0.0
-        logits = self.scores(u[keep], self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
-        return F.cross_entropy(logits, labels[keep])
+            return interests.hidden.sum() * 0.0
+        every = self.item_tower(torch.arange(self.item_domain.shape[0], device=next_items.device))  # (N+1, D)
+        logits = self.scores(interests.hidden[keep], every)  # (M, N+1)
+        logits[:, 0] = float("-inf")  # padding is never a next item
+        return F.cross_entropy(logits, next_items[keep])

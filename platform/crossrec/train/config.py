@@ -29,6 +29,9 @@ class OptimSettings(StrictModel):
     live_items_per_step: int = Field(
         64, ge=0, description="Target items re-encoded with gradient through the adapter at each step."
     )
+    next_item_weight: float = Field(
+        0.0, ge=0, description="Weight of the auxiliary merged next-item loss over all domains' items (0 = off)."
+    )
     max_windows_per_user: int | None = Field(None, gt=0, description="Cap on training windows per user.")
     patience: int | None = Field(5, gt=0, description="Stop after this many epochs without a better valid NDCG@10.")
 

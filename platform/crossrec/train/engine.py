@@ -43,20 +43,28 @@ class EpochStats:
 class TrainStep(nn.Module):
     """Everything one optimisation step runs forward, as one module (what DDP wraps)."""
 
-    def __init__(self, model: CrossRecModel, text: ItemTextSide | None, target: str) -> None:
+    def __init__(
+        self, model: CrossRecModel, text: ItemTextSide | None, target: str, next_item_weight: float = 0.0
+    ) -> None:
         super().__init__()
+        self.next_item_weight = next_item_weight
         self.model = model
         self.text = text
         self.backbone_model = text.torch_module if text is not None else None  # registered for DDP
         self.target = target
 
     def forward(
-        self, items: torch.Tensor, domains: torch.Tensor, labels: torch.Tensor, live_rows: torch.Tensor
+        self,
+        items: torch.Tensor,
+        domains: torch.Tensor,
+        labels: torch.Tensor,
+        live_rows: torch.Tensor,
+        next_items: torch.Tensor | None = None,
     ) -> torch.Tensor:
         live_text = None
         if self.text is not None and live_rows.numel():
             live_text = self.text.encode_catalogue_rows(live_rows, grad=True)
-        return self.model.loss(items, domains, labels, live_rows, live_text)
+        return self.model.loss(items, domains, labels, live_rows, live_text, next_items, self.next_item_weight)
 
 
 class TargetDomainTrainer:
@@ -108,12 +116,15 @@ class TargetDomainTrainer:
         self.windows = build_train_windows(
             seq.items, seq.domains, seq.offsets, split.train_cutoff,
             self.model.catalogue_position.cpu().numpy(), cfg.model.tower.max_len, cfg.optim.max_windows_per_user,
+            keep_any_next=cfg.optim.next_item_weight > 0,
         )
         if len(self.windows) == 0:
             from crossrec.errors import DataValidationError
 
             raise DataValidationError(f"target {split.target!r}: no training windows (no user has a target item to learn from)")
-        self.step_module: nn.Module = TrainStep(self.model, self.text if self._train_lora else None, split.target)
+        self.step_module: nn.Module = TrainStep(
+            self.model, self.text if self._train_lora else None, split.target, cfg.optim.next_item_weight
+        )
         if wrap is not None:
             self.step_module = wrap(self.step_module)
         self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.optim.weight_decay)
@@ -166,9 +177,10 @@ class TargetDomainTrainer:
             labels_np = self.windows.labels[idx]
             labels = torch.as_tensor(labels_np, device=self.device)
             live = self._live_rows(labels_np).to(self.device)
+            next_items = torch.as_tensor(self.windows.next_items[idx], device=self.device)
             for group, base_lr in zip(self.optimizer.param_groups, self._base_lrs(), strict=True):
                 group["lr"] = base_lr * self._lr_scale()
-            loss = self.step_module(items, domains, labels, live)
+            loss = self.step_module(items, domains, labels, live, next_items)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.cfg.optim.grad_clip:

@@ -17,11 +17,13 @@ IGNORE_LABEL = -100
 
 @dataclass
 class TrainWindows:
-    """items, domains: (W, L) int64 left-padded; labels: (W, L) int64 catalogue positions or -100."""
+    """items, domains: (W, L) int64 left-padded; labels: (W, L) int64 catalogue positions or -100;
+    next_items: (W, L) int64 item index of the next item in *any* domain (the merged next-item target) or -100."""
 
     items: np.ndarray
     domains: np.ndarray
     labels: np.ndarray
+    next_items: np.ndarray
 
     def __len__(self) -> int:
         return int(self.items.shape[0])
@@ -57,6 +59,18 @@ def next_target_labels(
     return labels
 
 
+def next_any_items(items: np.ndarray, offsets: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
+    """(M,) int64 item index of the item that follows each position inside its user's training prefix, or
+    IGNORE_LABEL at the prefix's last position (and beyond it). Same CSR arguments as :func:`next_target_labels`."""
+    counts = np.diff(offsets)
+    seg_end = np.repeat(offsets[:-1] + np.minimum(cutoff, counts), counts)
+    nxt = np.arange(items.shape[0]) + 1
+    ok = nxt < seg_end
+    out = np.full(items.shape[0], IGNORE_LABEL, dtype=np.int64)
+    out[ok] = items[nxt[ok]]
+    return out
+
+
 def build_train_windows(
     items: np.ndarray,
     domains: np.ndarray,
@@ -65,13 +79,16 @@ def build_train_windows(
     catalogue_position: np.ndarray,
     max_len: int,
     max_windows_per_user: int | None = None,
+    keep_any_next: bool = False,
 ) -> TrainWindows:
     """Cut every user's training prefix into right-aligned windows of ``max_len`` and label them.
 
     Windows are taken from the end of the prefix backwards (the most recent first); at most
-    ``max_windows_per_user`` per user when given. Windows without any label are dropped.
+    ``max_windows_per_user`` per user when given. Windows without any target label are dropped, unless
+    ``keep_any_next`` (the merged next-item objective learns from them too).
     """
     labels_flat = next_target_labels(items, offsets, cutoff, catalogue_position)
+    next_flat = next_any_items(items, offsets, cutoff)
     lengths = np.minimum(cutoff, np.diff(offsets)).astype(np.int64)
     n_win = -(-lengths // max_len)  # ceil
     if max_windows_per_user is not None:
@@ -85,5 +102,8 @@ def build_train_windows(
     win_items = np.where(valid, items[absolute], 0)
     win_domains = np.where(valid, domains[absolute], 0)
     win_labels = np.where(valid, labels_flat[absolute], IGNORE_LABEL)
+    win_next = np.where(valid, next_flat[absolute], IGNORE_LABEL)
     keep = (win_labels != IGNORE_LABEL).any(axis=1)
-    return TrainWindows(win_items[keep], win_domains[keep], win_labels[keep])
+    if keep_any_next:
+        keep |= (win_next != IGNORE_LABEL).any(axis=1)
+    return TrainWindows(win_items[keep], win_domains[keep], win_labels[keep], win_next[keep])

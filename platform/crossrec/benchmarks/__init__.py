@@ -1,0 +1,1 @@
+"""Benchmark machinery behind ``bench/*.py``: typed benchmark configs, method runners, result pages."""

@@ -1,0 +1,93 @@
+"""Typed configuration of the quality benchmark (``bench/quality.py --config``).
+
+A benchmark is a dataset, target domains, seeds, a training budget and a list of methods. Every crossrec
+ablation is a *config*: a base training YAML plus dotted-path overrides (``model.fusion.transfer: false``,
+``lora: null``, ``backbone.precision: nf4`` ...), never a code fork.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from crossrec.config import StrictModel
+from crossrec.data.synthetic import SyntheticConfig
+
+MethodKind = Literal["mostpop", "zero_shot", "sasrec", "crossrec"]
+
+
+class Budget(StrictModel):
+    """Training budget of every trained method (early stopping on valid NDCG@10 inside it)."""
+
+    max_epochs: int = Field(20, gt=0)
+    max_minutes: float = Field(6.0, gt=0, description="Wall-time cap per fit, checked between epochs.")
+    patience: int | None = Field(3, gt=0)
+
+
+class MethodSpec(StrictModel):
+    """One row of the results table."""
+
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: MethodKind
+    baseline: bool = Field(False, description="Counts towards 'best baseline' (crossrec variants do not).")
+    all_seeds: bool = Field(False, description="Run every seed (mean ± std); otherwise the first seed only.")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="crossrec: dotted TrainConfig paths.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Baselines: constructor keyword arguments.")
+    budget: Budget | None = Field(None, description="Overrides the benchmark's budget for this method.")
+
+    @model_validator(mode="after")
+    def _check(self) -> MethodSpec:
+        if self.overrides and self.kind != "crossrec":
+            raise ValueError(f"method {self.name!r}: overrides only apply to kind crossrec (use params)")
+        return self
+
+
+class QualityConfig(StrictModel):
+    """The whole benchmark. ``dataset`` is a canonical dataset dir or a raw RecBole dir (imported in memory
+    with ``domains``); ``synthetic`` replaces it with generated data (tests, smoke runs)."""
+
+    name: str = Field("quality", min_length=1)
+    dataset: str | None = None
+    domains: str | None = Field(None, description="Domain mapping for a raw dataset (name or YAML path).")
+    synthetic: SyntheticConfig | None = None
+    targets: list[str] = Field(..., min_length=1)
+    seeds: list[int] = Field([0, 1, 2], min_length=1)
+    base_train_config: str = Field(..., description="TrainConfig YAML every crossrec variant starts from.")
+    budget: Budget = Field(default_factory=Budget)
+    best_baseline_all_seeds: bool = Field(True, description="Re-run the best baseline (seed 0 test NDCG@10) on every seed.")
+    torch_threads: int | None = Field(None, gt=0)
+    methods: list[MethodSpec] = Field(..., min_length=1)
+    primary: str | None = Field(None, description="The crossrec method compared with the best baseline "
+                                "(default: the first crossrec method).")
+    goal_overall: float = Field(1.10, gt=0, description="Target ratio primary / best baseline, NDCG@10 overall.")
+    goal_cold: float = Field(1.25, gt=0, description="Target ratio on the cold slice.")
+    notes_file: str | None = Field(None, description="Markdown appended to the results page (what each change did).")
+    work_dir: str = Field("runs/quality", description="Per-(target, method, seed) results; reruns skip finished ones.")
+    out_dir: str = Field("docs/results", description="Where quality.{md,json,png} are written.")
+
+    @model_validator(mode="after")
+    def _check(self) -> QualityConfig:
+        if (self.dataset is None) == (self.synthetic is None):
+            raise ValueError("give exactly one of dataset / synthetic")
+        names = [m.name for m in self.methods]
+        if len(set(names)) != len(names):
+            raise ValueError(f"method names must be unique, got {names}")
+        crossrec = [m.name for m in self.methods if m.kind == "crossrec"]
+        if not crossrec:
+            raise ValueError("at least one crossrec method is required")
+        if self.primary is None:
+            self.primary = crossrec[0]
+        elif self.primary not in crossrec:
+            raise ValueError(f"primary {self.primary!r} is not a crossrec method of this config ({crossrec})")
+        return self
+
+    def resolve_paths(self, base: Path) -> QualityConfig:
+        """Relative paths are taken relative to ``base`` (the config file's repository root or cwd)."""
+        upd: dict[str, str] = {}
+        for key in ("dataset", "base_train_config", "work_dir", "out_dir", "notes_file"):
+            value = getattr(self, key)
+            if value and "://" not in value and not Path(value).is_absolute():
+                upd[key] = str((base / value).resolve())
+        return self.model_copy(update=upd)

@@ -1,0 +1,143 @@
+"""The quality benchmark's results: aggregation over seeds, ratios to the best baseline, page and plot."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crossrec.benchmarks.quality_config import QualityConfig
+from crossrec.utils.io import atomic_write_bytes, atomic_write_text
+
+SLICES = ("overall", "cold", "warm")
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``summary[target][method]``: mean/std over seeds of test NDCG@10 per slice, Recall@10, users, times."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(r["target"], r["method"])].append(r)
+    summary: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for (target, method), rs in groups.items():
+        rs = sorted({r["seed"]: r for r in rs}.values(), key=lambda r: r["seed"])
+        entry: dict[str, Any] = {"kind": rs[0]["kind"], "baseline": rs[0]["baseline"], "seeds": [r["seed"] for r in rs],
+                                 "fit_minutes": float(np.mean([r["fit_seconds"] for r in rs]) / 60),
+                                 "valid_ndcg@10": float(np.mean([r["valid"]["overall"]["ndcg@10"] for r in rs])),
+                                 "info": rs[0].get("info", {})}
+        for sl in SLICES:
+            vals = np.array([r["test"][sl]["ndcg@10"] for r in rs])
+            entry[f"{sl}_ndcg@10"] = float(vals.mean())
+            entry[f"{sl}_ndcg@10_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+            entry[f"{sl}_users"] = int(rs[0]["test"][sl]["n_users"])
+        entry["overall_recall@10"] = float(np.mean([r["test"]["overall"]["recall@10"] for r in rs]))
+        summary[target][method] = entry
+    return dict(summary)
+
+
+def comparisons(summary: dict[str, dict[str, dict[str, Any]]], cfg: QualityConfig) -> dict[str, dict[str, Any]]:
+    """Per target: the best baseline (by mean overall NDCG@10) and primary / best-baseline ratios."""
+    out: dict[str, dict[str, Any]] = {}
+    for target, methods in summary.items():
+        baselines = {m: e for m, e in methods.items() if e["baseline"]}
+        if not baselines or cfg.primary not in methods:
+            continue
+        best = max(baselines, key=lambda m: baselines[m]["overall_ndcg@10"])
+        p, b = methods[cfg.primary], baselines[best]
+        ratio = {sl: p[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
+        out[target] = {"best_baseline": best, "ratio": ratio,
+                       "goal_overall_met": ratio["overall"] >= cfg.goal_overall,
+                       "goal_cold_met": ratio["cold"] >= cfg.goal_cold}
+    return out
+
+
+def _fmt(entry: dict[str, Any], sl: str) -> str:
+    std = entry[f"{sl}_ndcg@10_std"]
+    mean = f"{entry[f'{sl}_ndcg@10']:.4f}"
+    return f"{mean} ± {std:.4f}" if len(entry["seeds"]) > 1 else mean
+
+
+def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[str, Any]) -> str:
+    lines = [f"# Quality benchmark: {cfg.name}", "",
+             "Protocol: `../shared/BENCHMARK.md` (temporal leave-one-out in the target domain, full ranking over the",
+             "target catalogue, visible target history removed). Test NDCG@10 per slice; mean ± std over seeds where",
+             "a method ran on several seeds. Early stopping and every choice use the valid split only.", "",
+             f"- Command: `{meta['command']}`",
+             f"- Machine: {meta['machine'].get('cpus')} CPUs ({meta['machine'].get('cpu_model', '?')}), "
+             f"torch {meta['machine'].get('torch')}, {meta['machine'].get('platform')}",
+             f"- Dataset: `{meta['dataset']}`; seeds {cfg.seeds}; budget per fit: ≤ {cfg.budget.max_epochs} epochs, "
+             f"≤ {cfg.budget.max_minutes:g} min, patience {cfg.budget.patience} (method overrides below)",
+             f"- Wall time of the whole run: {meta['wall_minutes']:.1f} min (fits + evaluations; cached results count "
+             "with their original fit time in the table)", ""]
+    for target, methods in summary.items():
+        lines += [f"## Target `{target}`", "",
+                  "| method | kind | seeds | overall | cold | warm | Recall@10 | valid NDCG@10 | fit min/seed |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        users = next(iter(methods.values()))
+        for name, e in sorted(methods.items(), key=lambda kv: (not kv[1]["baseline"], -kv[1]["overall_ndcg@10"])):
+            bold = "**" if name == cfg.primary else ""
+            lines.append(f"| {bold}{name}{bold} | {e['kind']}{' (baseline)' if e['baseline'] else ''} | "
+                         f"{len(e['seeds'])} | {_fmt(e, 'overall')} | {_fmt(e, 'cold')} | {_fmt(e, 'warm')} | "
+                         f"{e['overall_recall@10']:.4f} | {e['valid_ndcg@10']:.4f} | {e['fit_minutes']:.1f} |")
+        lines += ["", f"Test users: {users['overall_users']:,} overall, {users['cold_users']:,} cold, "
+                  f"{users['warm_users']:,} warm.", ""]
+        if target in comp:
+            c = comp[target]
+            r = c["ratio"]
+            lines += [f"**{cfg.primary} / best baseline ({c['best_baseline']})**: "
+                      f"{r['overall']:.3f}× overall (goal ≥ {cfg.goal_overall:.2f}×: "
+                      f"{'met' if c['goal_overall_met'] else 'missed'}), {r['cold']:.3f}× cold (goal ≥ "
+                      f"{cfg.goal_cold:.2f}×: {'met' if c['goal_cold_met'] else 'missed'}), {r['warm']:.3f}× warm.", ""]
+    lines += ["![NDCG@10 per method and slice](quality.png)", "", "## Methods", "",
+              "| method | kind | overrides / params |", "|---|---|---|"]
+    for m in cfg.methods:
+        what = m.overrides or m.params or {}
+        lines.append(f"| {m.name} | {m.kind} | `{json.dumps(what)}`{' budget ' + m.budget.model_dump_json() if m.budget else ''} |")
+    lines.append("")
+    if cfg.notes_file and Path(cfg.notes_file).is_file():
+        lines += [Path(cfg.notes_file).read_text().rstrip(), ""]
+    return "\n".join(lines)
+
+
+def render_plot(summary: dict, path: Path) -> None:
+    """Grouped bars: NDCG@10 overall / cold / warm per method, one panel per target (PNG)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    targets = list(summary)
+    fig, axes = plt.subplots(1, len(targets), figsize=(7 * len(targets), 4.5), squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        methods = sorted(summary[target], key=lambda m: (not summary[target][m]["baseline"], m))
+        x = np.arange(len(methods))
+        for k, sl in enumerate(SLICES):
+            means = [summary[target][m][f"{sl}_ndcg@10"] for m in methods]
+            stds = [summary[target][m][f"{sl}_ndcg@10_std"] for m in methods]
+            ax.bar(x + (k - 1) * 0.27, means, 0.27, yerr=stds, label=sl, capsize=2)
+        ax.set_xticks(x, methods, rotation=35, ha="right", fontsize=8)
+        ax.set_title(f"target {target}: test NDCG@10")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_report(rows: list[dict[str, Any]], cfg: QualityConfig, meta: dict[str, Any]) -> dict[str, Path]:
+    """Write ``quality.json``, ``quality.md`` and ``quality.png`` into ``cfg.out_dir``; returns their paths."""
+    out = Path(cfg.out_dir)
+    summary = aggregate(rows)
+    comp = comparisons(summary, cfg)
+    paths = {"json": out / f"{cfg.name}.json", "md": out / f"{cfg.name}.md", "png": out / f"{cfg.name}.png"}
+    payload = {**meta, "config": cfg.model_dump(mode="json"), "summary": summary, "comparisons": comp, "rows": rows}
+    atomic_write_text(paths["json"], json.dumps(payload, indent=2, default=float) + "\n")
+    render_plot(summary, paths["png"])
+    atomic_write_text(paths["md"], render_markdown(summary, comp, cfg, meta).replace("quality.png", paths["png"].name))
+    return paths

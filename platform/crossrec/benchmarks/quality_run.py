@@ -1,0 +1,103 @@
+"""Running the quality benchmark: every method x target x seed on the same split, resumable.
+
+Each finished (target, method, seed) is written to ``work_dir/<target>/<method>/seed<k>.json`` at once
+(atomically), so an interrupted benchmark resumes where it stopped and a finished one is re-reported
+without retraining. The best baseline (highest seed-0 test NDCG@10 among ``baseline: true`` methods) is then
+run on every seed, like crossrec full, so the two are compared as mean ± std.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crossrec.benchmarks.quality_config import MethodSpec, QualityConfig
+from crossrec.benchmarks.quality_methods import fit_method
+from crossrec.data.dataset import Dataset
+from crossrec.data.split import TargetSplit, split_target
+from crossrec.eval.runner import evaluate
+from crossrec.train.config import TrainConfig
+from crossrec.utils.io import atomic_write_text
+
+
+def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:
+    """The canonical dataset, a raw RecBole directory imported in memory, or synthetic data."""
+    if cfg.synthetic is not None:
+        from crossrec.data.synthetic import generate_synthetic
+
+        return generate_synthetic(cfg.synthetic)
+    path = Path(cfg.dataset)
+    if (path / "dataset.json").is_file():
+        from crossrec.data.dataset import load_dataset
+
+        return load_dataset(path)
+    from crossrec.data.importers import IMPORTERS, ImportOptions
+
+    return IMPORTERS["recbole"](path, ImportOptions(domains=cfg.domains))
+
+
+def result_path(cfg: QualityConfig, target: str, method: str, seed: int) -> Path:
+    return Path(cfg.work_dir) / target / method / f"seed{seed}.json"
+
+
+def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: MethodSpec, seed: int,
+            log: Callable[[str], None]) -> dict[str, Any]:
+    """Fit and evaluate one (method, seed) on ``split``; cached in ``work_dir``."""
+    path = result_path(cfg, split.target, spec.name, seed)
+    if path.is_file():
+        row = json.loads(path.read_text())
+        log(f"[{split.target}] {spec.name} seed {seed}: cached (test NDCG@10 {row['test']['overall']['ndcg@10']:.4f})")
+        return row
+    log(f"[{split.target}] {spec.name} seed {seed}: fitting ({spec.kind})")
+    fitted = fit_method(spec, split, base, seed, spec.budget or cfg.budget, log)
+    t0 = time.perf_counter()
+    valid = evaluate(fitted.recommender, split, role="valid", max_len=fitted.max_len)
+    test = evaluate(fitted.recommender, split, role="test", max_len=fitted.max_len)
+    row = {"target": split.target, "method": spec.name, "kind": spec.kind, "baseline": spec.baseline,
+           "seed": seed, "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
+           "info": fitted.info, "valid": valid.metrics, "test": test.metrics}
+    atomic_write_text(path, json.dumps(row, indent=2, default=float) + "\n")
+    o = test.metrics
+    log(f"[{split.target}] {spec.name} seed {seed}: test NDCG@10 {o['overall']['ndcg@10']:.4f} overall, "
+        f"{o['cold']['ndcg@10']:.4f} cold, {o['warm']['ndcg@10']:.4f} warm ({fitted.fit_seconds:.0f}s fit)")
+    return row
+
+
+def run_quality(cfg: QualityConfig, methods: list[str] | None = None,
+                log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run the benchmark (optionally only ``methods``); returns every result row."""
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    specs = [m for m in cfg.methods if methods is None or m.name in methods]
+    if not specs:
+        raise ValueError(f"no method of the config is named in {methods}")
+    base = TrainConfig.from_yaml(cfg.base_train_config)
+    dataset = load_benchmark_dataset(cfg)
+    rows: list[dict[str, Any]] = []
+    for target in cfg.targets:
+        split = split_target(dataset, target)
+        first = cfg.seeds[0]
+        for spec in specs:
+            for seed in cfg.seeds if spec.all_seeds else [first]:
+                rows.append(run_one(cfg, split, base, spec, seed, log))
+        best = best_baseline(rows, target)
+        if cfg.best_baseline_all_seeds and best is not None:
+            spec = next((m for m in specs if m.name == best), None)
+            if spec is not None and not spec.all_seeds:
+                log(f"[{target}] best baseline is {best}: running it on every seed")
+                rows += [run_one(cfg, split, base, spec, s, log) for s in cfg.seeds[1:]]
+    return rows
+
+
+def best_baseline(rows: list[dict[str, Any]], target: str) -> str | None:
+    """The baseline with the highest first-seed test NDCG@10 overall on ``target`` (None if no baseline ran)."""
+    first = {}
+    for r in rows:
+        if r["target"] == target and r["baseline"] and r["method"] not in first:
+            first[r["method"]] = r["test"]["overall"]["ndcg@10"]
+    return max(first, key=first.get) if first else None
