@@ -1,90 +1,112 @@
 """Serving benchmark: the local Serve graph under 1/8/32/64 concurrent clients vs the in-process path.
 
-    python bench/serve_load.py --bundle runs/ml1m-local/bundle [--target family] [--quick] [--out FILE.json]
+    python bench/serve_load.py [--bundle runs/ml1m-local/bundle] [--target family] [--quick] [--out FILE.json]
 
-Prints a table and writes JSON: p50/p95/p99 latency, requests/s and errors per concurrency, with
-@serve.batch on and off, and the in-process RecommendationService (no Serve) for Serve's overhead ratio.
+For @serve.batch on and off: p50/p95/p99 latency, requests/s and errors per client count (aiohttp clients on
+loopback, bounded by --duration and --max-requests), and the CPU milliseconds each Serve process spent per
+request. The in-process row is the same request path without Serve (JSON body → validation → resolve →
+encode → fuse → rank → JSON response, one torch thread like each replica). Goals (2 CPUs): Serve p50 at 1
+client ≤ 3× in-process p50; req/s at 32 clients ≥ 5× req/s at 1 client; zero errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from benchlib import format_table, write_atomic, write_json
+from servebench import common_args, request_bodies, resolve, start, stop
 
-def request_bodies(bundle: Path, target: str, n: int = 64, seed: int = 0) -> list[dict]:
-    items = pd.read_parquet(bundle / "items.parquet")
-    rng = np.random.default_rng(seed)
-    ids = items["item_id"].tolist()
-    return [{"history": [{"item_id": ids[i]} for i in rng.choice(len(ids), size=30, replace=False)],
-             "target_domain": target, "k": 10} for _ in range(n)]
+COLUMNS = ["mode", "batching", "clients", "requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms"]
 
 
 def in_process(bundle: Path, bodies: list[dict], n: int) -> dict:
+    """The request path without Serve, one request at a time: latency percentiles and requests/s."""
+    import torch
+
     from crossrec.serve.inference import RecommendationService
     from crossrec.serve.schemas import RecommendRequest
 
+    torch.set_num_threads(1)
     service = RecommendationService(bundle)
-    reqs = [RecommendRequest(**b) for b in bodies]
-    service.recommend(reqs[0])
+    raw = [json.dumps(b) for b in bodies]
+    service.recommend(RecommendRequest.model_validate_json(raw[0]))
     lat = []
     for i in range(n):
         t0 = time.perf_counter()
-        service.recommend(reqs[i % len(reqs)])
+        service.recommend(RecommendRequest.model_validate_json(raw[i % len(raw)])).model_dump_json()
         lat.append(time.perf_counter() - t0)
-    lat_ms = np.asarray(lat) * 1000
-    return {"p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
-            "rps": n / (lat_ms.sum() / 1000)}
+    ms = np.asarray(lat) * 1000
+    return {"mode": "in-process", "batching": "-", "clients": 1, "requests": n, "errors": 0,
+            "rps": n / (ms.sum() / 1000), **{f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 95, 99)}}
+
+
+def measure(url: str, bodies: list[dict], clients: int, duration: float, max_requests: int) -> tuple[dict, dict]:
+    """One load level: the row, and CPU ms per successful request of each Serve process."""
+    from crossrec.serve.loadgen import run_load
+    from crossrec.serve.processes import cpu_seconds, serve_processes
+
+    procs = serve_processes()
+    before = {p.name: cpu_seconds(p.pid) for p in procs}
+    r = run_load(url, bodies, clients, duration_s=duration, max_requests=max_requests)
+    cpu: dict[str, float] = {}
+    for p in procs:
+        cpu[p.role] = cpu.get(p.role, 0.0) + (cpu_seconds(p.pid) - before[p.name]) * 1000 / max(r.requests, 1)
+    row = {"mode": "serve", "clients": clients, **{k: v for k, v in r.as_dict().items() if k in COLUMNS}}
+    return row, {"clients": clients, **{k: round(v, 2) for k, v in cpu.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", required=True)
-    ap.add_argument("--target", default=None)
-    ap.add_argument("--quick", action="store_true", help="2 s per level, 1 and 8 clients, batching on only")
-    ap.add_argument("--duration", type=float, default=15.0)
-    ap.add_argument("--port", type=int, default=8791)
-    ap.add_argument("--out", default="docs/results/serving.json")
+    common_args(ap, "docs/results/serving.json")
+    ap.add_argument("--duration", type=float, default=15.0, help="Seconds per load level.")
+    ap.add_argument("--max-requests", type=int, default=20_000, help="Request cap per load level.")
     args = ap.parse_args(argv)
-    from ray import serve
-
-    from crossrec.serve.app import run_local
-    from crossrec.serve.loadgen import run_load
-
-    bundle = Path(args.bundle)
-    target = args.target or json.loads((bundle / "bundle.json").read_text())["targets"][0]
+    bundle, target, port = resolve(args)
     bodies = request_bodies(bundle, target)
     levels = [1, 8] if args.quick else [1, 8, 32, 64]
     duration = 2.0 if args.quick else args.duration
-    local = in_process(bundle, bodies, 50 if args.quick else 300)
-    results = {"machine": {"platform": platform.platform(), "cpus": __import__("os").cpu_count()},
-               "bundle": str(bundle), "target": target, "in_process": local, "serve": {}}
-    for batching in ([True] if args.quick else [True, False]):
-        url = run_local(bundle, port=args.port, blocking=False, batching=batching)
-        run_load(url, bodies, 1, duration_s=1.0, max_requests=10)  # warm-up
-        rows = [run_load(url, bodies, c, duration_s=duration).as_dict() for c in levels]
-        results["serve"]["batch_on" if batching else "batch_off"] = rows
-        serve.shutdown()
-    print(f"in-process: p50 {local['p50_ms']:.1f} ms, p99 {local['p99_ms']:.1f} ms, {local['rps']:.0f} req/s")
-    print(f"{'batching':>9} {'clients':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}")
-    for mode, rows in results["serve"].items():
-        for r in rows:
-            print(f"{mode:>9} {r['concurrency']:>7} {r['rps']:>7.1f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
-                  f"{r['p99_ms']:>7.1f} {r['errors']:>6}")
-    on = results["serve"]["batch_on"]
-    results["overhead_ratio_1_client"] = on[0]["p50_ms"] / local["p50_ms"]
-    results["scaling_rps_ratio"] = on[-1]["rps"] / on[0]["rps"]
-    print(f"Serve overhead at 1 client (p50 / in-process p50): {results['overhead_ratio_1_client']:.1f}x; "
-          f"req/s at {levels[-1]} vs 1 client: {results['scaling_rps_ratio']:.1f}x")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    rows = [in_process(bundle, bodies, 50 if args.quick else 500)]
+    cpu_rows = []
+    for batching in (True, False):
+        url = start(bundle, port, batching=batching)
+        try:
+            from crossrec.serve.loadgen import run_load
+
+            run_load(url, bodies, 4, duration_s=1.0, max_requests=40)  # warm-up (JIT paths, connections)
+            for clients in levels:
+                row, cpu = measure(url, bodies, clients, duration, args.max_requests)
+                rows.append({**row, "batching": "on" if batching else "off"})
+                cpu_rows.append({"batching": "on" if batching else "off", **cpu})
+        finally:
+            stop()
+    local = rows[0]
+    on = {r["clients"]: r for r in rows if r["batching"] == "on"}
+    top = 32 if 32 in on else max(on)
+    summary = {
+        "overhead_ratio_1_client": on[1]["p50_ms"] / local["p50_ms"],
+        "scaling_rps_ratio": on[top]["rps"] / on[1]["rps"],
+        "scaling_clients": top,
+        "errors": sum(r["errors"] for r in rows),
+    }
+    summary["goals"] = {"overhead_le_3x": summary["overhead_ratio_1_client"] <= 3,
+                        "scaling_ge_5x": summary["scaling_rps_ratio"] >= 5, "zero_errors": summary["errors"] == 0}
+    table = format_table(rows, COLUMNS)
+    roles = sorted({k for c in cpu_rows for k in c} - {"batching", "clients"})
+    cpu_table = format_table(cpu_rows, ["batching", "clients", *roles])
+    print(table)
+    print("\nCPU ms per request, by Serve process:\n" + cpu_table)
+    print(f"\nServe p50 at 1 client / in-process p50: {summary['overhead_ratio_1_client']:.1f}x (goal <= 3x); "
+          f"req/s at {top} vs 1 client: {summary['scaling_rps_ratio']:.1f}x (goal >= 5x); "
+          f"errors: {summary['errors']}")
+    out = write_json(args.out, {"bundle": str(bundle), "target": target, "quick": args.quick,
+                                "duration_s": duration, "results": rows, "cpu_ms_per_request": cpu_rows, **summary})
+    write_atomic(out.with_suffix(".md"), f"# Serving load ({bundle}, target {target})\n\n{table}\n\n"
+                 f"CPU ms per request, by Serve process:\n\n{cpu_table}\n")
     return 0
 
 

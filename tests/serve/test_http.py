@@ -113,7 +113,7 @@ def test_bad_bodies_and_batches(client, items) -> None:
     assert r.status_code == 422 and "requests: List should have at least 1 item" in r.json()["detail"]
     wrong = ids(items, "music", 1)[0]
     r = client.post("/recommend/batch", json={"requests": [{"history": [{"item_id": wrong, "domain": "books"}], "target_domain": "movies"}]})
-    assert r.status_code == 422 and "requests.history[0].domain" in r.json()["detail"]
+    assert r.status_code == 422 and "requests[0].history[0].domain" in r.json()["detail"]
 
 
 def test_load_generator_refuses_non_loopback_targets() -> None:

@@ -6,6 +6,7 @@ per-deployment defaults that the YAML's ``deployments:`` section can override (a
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,27 @@ class AppArgs(StrictModel):
     preload: list[str] | None = Field(None, description="Targets the Ranker loads at start (default: all).")
     max_history: int = Field(200, gt=0, le=10_000, description="History items accepted per request.")
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get HTTP 413.")
-    batching: bool = Field(True, description="Batch concurrent requests in the Encoder (@serve.batch).")
+    batching: bool = Field(True, description="Batch concurrent /recommend calls in the Ingress (@serve.batch): "
+                                             "one Encoder → Fusion → Ranker chain per batch.")
+    max_batch_size: int = Field(32, ge=1, le=1024, description="Largest @serve.batch batch.")
+    batch_wait_timeout_s: float = Field(0.001, ge=0, le=1, description="How long a batch waits to fill.")
+    torch_threads: int = Field(1, ge=1, le=64, description="torch intra-op threads per replica.")
+
+
+# Serve settings for every replica (env of its worker process): user code runs on the replica's event loop
+# (no thread hop per request; our handlers are async and short) and request logs are buffered.
+SERVE_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+             "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1000", "RAY_SERVE_LOG_TO_STDERR": "0", "OMP_NUM_THREADS": "1"}
+
+# Per-deployment defaults for one 2-core machine (serve_configs/*.yaml override them field by field).
+# max_ongoing_requests well above Serve's default of 5: one replica each must absorb 64 clients without
+# the router's back-off; a quarter CPU each so the graph fits beside the Ray runtime.
+DEPLOYMENT_DEFAULTS = {
+    "Ingress": {"max_ongoing_requests": 256},
+    "Encoder": {"max_ongoing_requests": 64},
+    "Fusion": {"max_ongoing_requests": 64},
+    "Ranker": {"max_ongoing_requests": 64},
+}
 
 
 def build_app(args: dict[str, Any] | AppArgs):
@@ -32,12 +53,17 @@ def build_app(args: dict[str, Any] | AppArgs):
     args = AppArgs.from_dict(args, source="serve application args")
     if not (Path(args.bundle) / "bundle.json").is_file():
         raise ConfigError(f"args.bundle: {args.bundle!r} is not a crossrec bundle directory")
-    cpu = {"num_cpus": 0.25}
-    encoder = Encoder.options(ray_actor_options=cpu).bind(args.bundle, args.device)
-    fusion = Fusion.options(ray_actor_options=cpu).bind(args.bundle, args.device)
-    ranker = Ranker.options(ray_actor_options=cpu).bind(args.bundle, args.device, args.preload)
-    return Ingress.options(ray_actor_options={"num_cpus": 0.25}).bind(
-        encoder, fusion, ranker, args.bundle, args.max_history, args.max_body_bytes, args.batching)
+    def opts(name: str) -> dict[str, Any]:
+        return {**DEPLOYMENT_DEFAULTS[name], "logging_config": {"enable_access_log": name == "Ingress"},
+                "ray_actor_options": {"num_cpus": 0.25, "runtime_env": {"env_vars": SERVE_ENV}}}
+
+    threads = args.torch_threads
+    encoder = Encoder.options(**opts("Encoder")).bind(args.bundle, args.device, threads)
+    fusion = Fusion.options(**opts("Fusion")).bind(args.bundle, args.device, threads)
+    ranker = Ranker.options(**opts("Ranker")).bind(args.bundle, args.device, threads, args.preload)
+    return Ingress.options(**opts("Ingress")).bind(
+        encoder, fusion, ranker, args.bundle, args.max_history, args.max_body_bytes, args.batching, threads,
+        args.max_batch_size, args.batch_wait_timeout_s)
 
 
 def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, **kwargs: Any) -> str:
@@ -45,6 +71,8 @@ def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, **kwa
     import ray
     from ray import serve
 
+    for key, value in SERVE_ENV.items():  # the proxy and controller inherit these from this process
+        os.environ.setdefault(key, value)
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
                  ignore_reinit_error=True, log_to_driver=False)

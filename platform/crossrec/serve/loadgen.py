@@ -1,15 +1,24 @@
-"""Bounded async HTTP load generator (loopback only): latency percentiles, requests/s, errors."""
+"""Bounded async HTTP load generator (loopback only): latency percentiles, requests/s, errors, retries.
+
+``concurrency`` clients (coroutines sharing one aiohttp session, one connection each) send POST /recommend
+bodies round-robin until ``duration_s`` or ``max_requests`` is reached. With ``retries > 0`` a request that
+gets HTTP 503 or a connection error is retried (bounded, with a short back-off); a request still failing
+after its retries counts as failed. ``events`` records (seconds since start, ok) per finished request, so a
+caller can see when failures happened (recovery time under faults).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlparse
 
 import numpy as np
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+RETRYABLE = {502, 503, 504}
 
 
 @dataclass
@@ -22,52 +31,80 @@ class LoadResult:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    retried: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    events: list[tuple[float, bool]] = field(default_factory=list, repr=False)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self, events: bool = False) -> dict:
+        out = asdict(self)
+        if not events:
+            out.pop("events")
+        return out
 
 
-def summarize(concurrency: int, latencies: list[float], errors: int, seconds: float) -> LoadResult:
+def summarize(concurrency: int, latencies: list[float], errors: int, seconds: float, **extra) -> LoadResult:
+    """``latencies`` (s) of the successful requests → a :class:`LoadResult` (ms percentiles, ok req/s)."""
     lat = np.asarray(latencies or [np.nan]) * 1000
     return LoadResult(concurrency, len(latencies), errors, seconds, len(latencies) / max(seconds, 1e-9),
-                      *(float(np.percentile(lat, q)) for q in (50, 95, 99)))
+                      *(float(np.percentile(lat, q)) for q in (50, 95, 99)), **extra)
 
 
-async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float, max_requests: int) -> LoadResult:
-    import httpx
-
+def check_loopback(url: str) -> None:
     host = urlparse(url).hostname
     if host not in LOOPBACK:
         raise ValueError(f"the load generator only targets loopback addresses, got {host!r}")
-    latencies: list[float] = []
-    errors = 0
-    sent = 0
-    deadline = time.perf_counter() + duration_s
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
 
-        async def worker(w: int) -> None:
-            nonlocal errors, sent
+
+async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float, max_requests: int,
+               retries: int, path: str) -> LoadResult:
+    import aiohttp
+
+    check_loopback(url)
+    latencies: list[float] = []
+    events: list[tuple[float, bool]] = []
+    statuses: Counter[str] = Counter()
+    errors = retried = sent = 0
+    start = time.perf_counter()
+    deadline = start + duration_s
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    async with aiohttp.ClientSession(base_url=url, timeout=timeout, connector=connector) as session:
+
+        async def attempt(body: dict) -> int:
+            try:
+                async with session.post(path, json=body) as r:
+                    await r.read()
+                    return r.status
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+                return 0  # connection refused / reset / timed out
+
+        async def worker() -> None:
+            nonlocal errors, retried, sent
             while time.perf_counter() < deadline and sent < max_requests:
                 body = bodies[sent % len(bodies)]
                 sent += 1
                 t0 = time.perf_counter()
-                try:
-                    r = await client.post("/recommend", json=body)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                status = await attempt(body)
+                for n in range(retries):
+                    if status not in RETRYABLE and status != 0:
+                        break
+                    retried += 1
+                    await asyncio.sleep(min(0.05 * 2**n, 1.0))
+                    status = await attempt(body)
+                statuses[str(status)] += 1
+                ok = status == 200
                 if ok:
                     latencies.append(time.perf_counter() - t0)
                 else:
                     errors += 1
+                events.append((time.perf_counter() - start, ok))
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(w) for w in range(concurrency)))
-        return summarize(concurrency, latencies, errors, time.perf_counter() - t0)
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return summarize(concurrency, latencies, errors, time.perf_counter() - start, retried=retried,
+                     statuses=dict(statuses), events=events)
 
 
-def run_load(url: str, bodies: list[dict], concurrency: int, duration_s: float = 10.0,
-             max_requests: int = 5000) -> LoadResult:
-    """Send ``/recommend`` requests from ``concurrency`` clients until the duration or request cap is reached."""
-    return asyncio.run(_run(url, bodies, concurrency, duration_s, max_requests))
+def run_load(url: str, bodies: list[dict], concurrency: int, duration_s: float = 10.0, max_requests: int = 5000,
+             retries: int = 0, path: str = "/recommend") -> LoadResult:
+    """Send POST ``path`` requests from ``concurrency`` clients until the duration or request cap is reached."""
+    return asyncio.run(_run(url, bodies, concurrency, duration_s, max_requests, retries, path))
