@@ -108,11 +108,18 @@ def split_cmd(
     """Split for a target domain (BENCHMARK.md) and print test users per slice."""
     from crossrec.data.dataset import load_dataset
     from crossrec.data.split import split_target
+    from crossrec.errors import DataValidationError
 
     with console.status(f"loading {path}"):
         ds = load_dataset(path)
     with console.status(f"splitting for {target!r}"):
-        split = split_target(ds, target)
+        try:
+            split = split_target(ds, target)
+        except DataValidationError as err:
+            raise DataValidationError(f"{path}: --target: {err}") from None
+        if split.examples.empty:
+            raise DataValidationError(f"{path}: --target: target domain {target!r} has no interactions "
+                                      f"(only catalogue items); nothing to hold out")
         split.save(out)
     s = split.summary()
     table = Table(title=f"{ds.name} -> target {target}")

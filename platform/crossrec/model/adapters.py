@@ -20,6 +20,7 @@ from torch import nn
 
 from crossrec.errors import BundleError
 from crossrec.model.backbone import Backbone
+from crossrec.model.bundle_io import describe_backbone, same_backbone
 from crossrec.model.configs import LoraSettings
 
 IDENTITY_FILE = "crossrec_adapter.json"
@@ -136,12 +137,10 @@ class DomainAdapters:
         if not meta_path.is_file():
             raise BundleError(f"{meta_path}: missing; not a crossrec adapter")
         meta: dict[str, Any] = json.loads(meta_path.read_text())
-        theirs, ours = meta.get("backbone") or {}, self.backbone.identity
-        keys = ("model_type", "hidden_size", "config_sha256")
-        if any(theirs.get(k) != ours.get(k) for k in keys):
-            raise BundleError(f"{directory}: adapter was trained on backbone {theirs.get('name_or_path')!r} "
-                              f"({theirs.get('model_type')}, hidden {theirs.get('hidden_size')}), "
-                              f"not on the loaded {ours.get('name_or_path')!r} ({ours.get('model_type')}, hidden {ours.get('hidden_size')})")
+        theirs, ours = meta.get("backbone"), self.backbone.identity
+        if not same_backbone(theirs, ours):
+            raise BundleError(f"{directory}: adapter was trained on backbone {describe_backbone(theirs)}, "
+                              f"not on the loaded {describe_backbone(ours)}")
         if domain in self.settings:
             self.backbone.model.delete_adapter(domain)
             del self.settings[domain]

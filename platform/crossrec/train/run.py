@@ -22,6 +22,7 @@ from crossrec.train.checkpoint import read_trainer_state
 from crossrec.train.config import TrainConfig
 from crossrec.train.data_access import load_split_for
 from crossrec.train.final_eval import evaluate_checkpoint
+from crossrec.train.preflight import check_train_config
 from crossrec.train.ray_trainer import SCORE_METRIC, build_trainer
 from crossrec.utils.io import atomic_write_json
 
@@ -52,6 +53,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
     """Train every target of ``cfg`` and write the bundle + ``metrics.json`` under ``cfg.run_dir()``."""
     t0 = time.perf_counter()
     cfg = cfg.resolve_paths(Path.cwd())
+    check_train_config(cfg)  # bad inputs fail here, in one line, before Ray starts
     run_dir = Path(cfg.run_dir())
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(run_dir / "config.yaml")
@@ -61,6 +63,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
     for target in cfg.targets:
         print(f"== training target domain {target!r} ({cfg.scaling.num_workers} worker(s)) ==", flush=True)
         result = build_trainer(cfg, target).fit()
+        resumed_at = _resumed_at_epochs(result)
         best = _best_checkpoint(result)
         with best.as_directory() as ckpt_dir:
             split = load_split_for(cfg.dataset, target)
@@ -78,6 +81,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
             "valid": {SCORE_METRIC: state["best_ndcg"]},
             "test": final.report.metrics,
             "history": state["history"],
+            "resumed_at_epochs": resumed_at,  # restores from a checkpoint: worker restarts and re-runs
         }
         print(final.report.to_table_text(), flush=True)
     meta = {
@@ -104,11 +108,21 @@ def _best_checkpoint(result):
     return result.checkpoint
 
 
+def _resumed_at_epochs(result) -> list[int]:
+    """Epochs at which the run was restored from a checkpoint, read from its latest checkpoint."""
+    if result.checkpoint is None:
+        return []
+    with result.checkpoint.as_directory() as ckpt_dir:
+        return list(read_trainer_state(Path(ckpt_dir)).get("resumed_at_epochs", []))
+
+
 def _copy_dir(src: Path, dst: Path) -> None:
     import shutil
 
-    shutil.rmtree(dst, ignore_errors=True)
-    shutil.copytree(src, dst)
+    from crossrec.utils.io import atomic_directory
+
+    with atomic_directory(dst) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
 
 
 def load_metrics(run_dir: Path) -> dict:

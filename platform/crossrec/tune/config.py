@@ -81,11 +81,11 @@ def apply_params(base: TrainConfig, params: dict[str, Any], source: str = "trial
     return TrainConfig.from_dict(data, source=source)
 
 
-def _check_path(base: TrainConfig, path: str) -> None:
+def _check_path(base: TrainConfig, path: str, where: str) -> None:
     node: Any = base
     for key in path.split("."):
         if not hasattr(node, "model_fields") or key not in type(node).model_fields:
-            raise ConfigError(f"space.{path}: {key!r} is not a TrainConfig field here")
+            raise ConfigError(f"{where}: {key!r} is not a TrainConfig field here")
         node = getattr(node, key)
 
 
@@ -96,7 +96,7 @@ def build_search_space(cfg: SweepConfig, base: TrainConfig, source: str = "sweep
     space: dict[str, Any] = {}
     for path, spec in cfg.space.items():
         where = f"{source}: space.{path}"
-        _check_path(base, path)
+        _check_path(base, path, where)
         if len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
             raise ConfigError(f"{where}: expected one of {list(DISTRIBUTIONS)} as the only key, got {list(spec)}")
         kind, args = next(iter(spec.items()))

@@ -9,6 +9,7 @@ from typing import Any
 
 from ray import tune
 
+from crossrec.train.preflight import check_bundle_backbone, check_dataset_targets
 from crossrec.train.run import ensure_ray
 from crossrec.tune.config import SweepConfig, build_search_space
 from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
@@ -71,8 +72,12 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | No
               stop: Any = None) -> SweepResult:
     """Run ``cfg`` (or resume it when its directory holds an interrupted sweep). ``stop``: a Tune stopper."""
     t0 = time.perf_counter()
-    base = cfg.base_train_config().resolve_paths(Path.cwd())
-    space = build_search_space(cfg, base)
+    source = cfg.source
+    base = cfg.base_train_config(source).resolve_paths(Path.cwd())
+    space = build_search_space(cfg, base, source=source)
+    check_dataset_targets(base.dataset, [cfg.target], source, field="target")  # before Ray starts
+    if cfg.bundle:
+        check_bundle_backbone(cfg.bundle, base, source)
     storage = str(Path(cfg.storage_path).resolve())
     sweep_dir = Path(storage) / cfg.name
     ensure_ray(address)

@@ -10,7 +10,10 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from crossrec.errors import BundleError
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -18,7 +21,12 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 
 def load_tensors(path: Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    return load_file(str(path), device=str(device))
+    """Read a safetensors file; a missing, truncated or garbled file raises a one-line BundleError naming it."""
+    try:
+        return load_file(str(path), device=str(device))
+    except (SafetensorError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise BundleError(f"{path}: not a readable safetensors file ({first})") from None
 
 
 def save_optimizer(optimizer: torch.optim.Optimizer, directory: Path) -> None:
