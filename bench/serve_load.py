@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle, target, port = resolve(args)
     bodies = request_bodies(bundle, target)
     levels = [1, 8] if args.quick else [1, 8, 32, 64]
-    duration = 2.0 if args.quick else args.duration
+    duration = 1.5 if args.quick else args.duration
     rows = [in_process(bundle, bodies, 50 if args.quick else 500)]
     cpu_rows = []
     for batching in (True, False):

@@ -1,9 +1,11 @@
-"""A small two-target bundle trained with the plain engine (no Ray), shared by the serving tests."""
+"""A small two-target bundle trained with the plain engine (no Ray), and the app over HTTP on local Ray."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import httpx
 import pytest
 
 TARGETS = ("movies", "books")
@@ -33,3 +35,25 @@ def serve_bundle(tmp_path_factory) -> Path:
         popularity[target] = training_popularity(split, trainer.model.catalogue.numpy())
     meta = {"run_name": "serve", "model": cfg.model.model_dump(mode="json")}
     return save_bundle(tmp_path_factory.mktemp("bundle") / "bundle", split.item_index, models, popularity, meta, None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(serve_bundle, local_ray):
+    """An HTTP client of the composed app (deployed once per test module on the module's local Ray)."""
+    from ray import serve
+
+    from crossrec.serve.app import build_app
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app({"bundle": str(serve_bundle), "max_history": 50, "max_body_bytes": 20_000}),
+              name="crossrec", route_prefix="/")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+        yield c
+    serve.shutdown()

@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
-import httpx
 import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.ray
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client(serve_bundle, local_ray):
-    from ray import serve
-
-    from crossrec.serve.app import build_app
-
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"bundle": str(serve_bundle), "max_history": 50, "max_body_bytes": 20_000}),
-              name="crossrec", route_prefix="/")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
-        yield c
-    serve.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +105,37 @@ def test_load_generator_against_the_app(client, items) -> None:
     body = {"history": [{"item_id": i} for i in ids(items, "music", 3)], "target_domain": "movies"}
     result = run_load(str(client.base_url), [body], concurrency=4, duration_s=2.0, max_requests=40)
     assert result.errors == 0 and result.requests > 0 and result.p50_ms > 0
+
+
+def test_ready_reports_every_deployment_on_the_same_verified_bundle(client) -> None:
+    r = client.get("/ready")
+    assert r.status_code == 200, r.text
+    data = r.json()
+    version = client.get("/healthz").json()["model_version"]
+    assert data["status"] == "ready" and data["model_version"] == version
+    assert data["deployments"] == {"Ingress": version, "Encoder": version, "Fusion": version, "Ranker": version}
+
+
+def test_a_replica_never_becomes_ready_on_a_corrupted_bundle(serve_bundle, tmp_path) -> None:
+    import shutil
+
+    from crossrec.errors import BundleError
+    from crossrec.serve.deployments import Ranker
+
+    bad = shutil.copytree(serve_bundle, tmp_path / "bundle")
+    heads = bad / "targets" / "movies" / "heads.safetensors"
+    data = bytearray(heads.read_bytes())
+    data[-1] ^= 0xFF
+    heads.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        Ranker.func_or_class(str(bad))  # the replica constructor: Serve would never route to it
+
+
+def test_stale_replicas_refuse_requests_of_another_bundle(serve_bundle) -> None:
+    from crossrec.serve.deployments import Fusion
+    from crossrec.serve.inference import StaleBundleError
+
+    fusion = Fusion.func_or_class(str(serve_bundle))
+    assert fusion.ready() == fusion.version
+    with pytest.raises(StaleBundleError, match="the request expects 'other'"):
+        fusion._check("other")

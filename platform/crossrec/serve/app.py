@@ -37,11 +37,13 @@ SERVE_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", "RAY_SERVE_RUN_R
 # Per-deployment defaults for one 2-core machine (serve_configs/*.yaml override them field by field).
 # max_ongoing_requests well above Serve's default of 5: one replica each must absorb 64 clients without
 # the router's back-off; a quarter CPU each so the graph fits beside the Ray runtime.
+# Health checks every 2 s (Serve's default is 10 s) so a crashed replica is replaced within seconds.
+_HEALTH = {"health_check_period_s": 2, "health_check_timeout_s": 10}
 DEPLOYMENT_DEFAULTS = {
-    "Ingress": {"max_ongoing_requests": 256},
-    "Encoder": {"max_ongoing_requests": 64},
-    "Fusion": {"max_ongoing_requests": 64},
-    "Ranker": {"max_ongoing_requests": 64},
+    "Ingress": {"max_ongoing_requests": 256, **_HEALTH},
+    "Encoder": {"max_ongoing_requests": 64, **_HEALTH},
+    "Fusion": {"max_ongoing_requests": 64, **_HEALTH},
+    "Ranker": {"max_ongoing_requests": 64, **_HEALTH},
 }
 
 

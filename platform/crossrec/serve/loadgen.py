@@ -10,6 +10,7 @@ caller can see when failures happened (recovery time under faults).
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -56,7 +57,7 @@ def check_loopback(url: str) -> None:
 
 
 async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float, max_requests: int,
-               retries: int, path: str) -> LoadResult:
+               retries: int, path: str, stop: threading.Event | None) -> LoadResult:
     import aiohttp
 
     check_loopback(url)
@@ -80,7 +81,7 @@ async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float
 
         async def worker() -> None:
             nonlocal errors, retried, sent
-            while time.perf_counter() < deadline and sent < max_requests:
+            while time.perf_counter() < deadline and sent < max_requests and not (stop and stop.is_set()):
                 body = bodies[sent % len(bodies)]
                 sent += 1
                 t0 = time.perf_counter()
@@ -105,6 +106,7 @@ async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float
 
 
 def run_load(url: str, bodies: list[dict], concurrency: int, duration_s: float = 10.0, max_requests: int = 5000,
-             retries: int = 0, path: str = "/recommend") -> LoadResult:
-    """Send POST ``path`` requests from ``concurrency`` clients until the duration or request cap is reached."""
-    return asyncio.run(_run(url, bodies, concurrency, duration_s, max_requests, retries, path))
+             retries: int = 0, path: str = "/recommend", stop: threading.Event | None = None) -> LoadResult:
+    """Send POST ``path`` requests from ``concurrency`` clients until the duration or request cap is reached
+    (or ``stop`` is set, from another thread)."""
+    return asyncio.run(_run(url, bodies, concurrency, duration_s, max_requests, retries, path, stop))

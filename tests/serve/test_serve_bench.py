@@ -1,0 +1,52 @@
+"""The serving benchmarks (bench/serve_load.py, serve_faults.py, serve_soak.py) run end to end in --quick
+mode on the tiny bundle, on this module's local Ray, so they cannot rot. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ray
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from servebench import free_port  # noqa: E402  (bench/servebench.py)
+
+
+def run(script: str, serve_bundle: Path, out: Path, *extra: str) -> dict:
+    module = __import__(script)
+    rc = module.main(["--bundle", str(serve_bundle), "--target", "movies", "--quick", "--port", str(free_port()),
+                      "--out", str(out), *extra])
+    data = json.loads(out.read_text())
+    assert data["machine"]["cpus"] and data["results"]
+    return {"rc": rc, **data}
+
+
+def test_serve_load_quick(serve_bundle, local_ray, tmp_path) -> None:
+    data = run("serve_load", serve_bundle, tmp_path / "serving.json")
+    modes = [(r["mode"], r["batching"], r["clients"]) for r in data["results"]]
+    assert modes == [("in-process", "-", 1), ("serve", "on", 1), ("serve", "on", 8), ("serve", "off", 1),
+                     ("serve", "off", 8)]
+    assert data["errors"] == 0 and all(r["requests"] > 0 and r["p50_ms"] > 0 for r in data["results"])
+    assert data["overhead_ratio_1_client"] > 0 and data["scaling_rps_ratio"] > 0
+    assert {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"} <= data["cpu_ms_per_request"][0].keys()
+    assert (tmp_path / "serving.md").read_text().startswith("# Serving load")
+
+
+def test_serve_faults_quick_replicas_are_replaced(serve_bundle, local_ray, tmp_path) -> None:
+    data = run("serve_faults", serve_bundle, tmp_path / "faults.json", "--clients", "4")
+    assert data["rc"] == 0
+    assert [f["fault"] for f in data["results"]] == ["SIGKILL Ranker replica", "SIGKILL Encoder replica"]
+    assert all(f["recovered"] and f["new_replica_s"] > 0 for f in data["results"])
+    load = data["load"]
+    assert load["ready_at_end"] and load["requests_sent"] > 0
+    assert load["failed"] <= 0.02 * load["requests_sent"], load  # target 0: clients retry on 503
+
+
+def test_serve_soak_quick_samples_every_replica(serve_bundle, local_ray, tmp_path) -> None:
+    data = run("serve_soak", serve_bundle, tmp_path / "soak.json", "--clients", "2")
+    assert {r["process"] for r in data["results"]} >= {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"}
+    assert all(r["samples"] >= 3 and r["rss_end_mb"] > 0 and not r["restarted"] for r in data["results"])
+    assert data["load"]["errors"] == 0 and data["load"]["requests"] > 0
