@@ -1,0 +1,214 @@
+"""SASRec baselines of BENCHMARK.md: a target-only and a merged-sequence self-attentive next-item model.
+
+Reference: Kang & McAuley, "Self-Attentive Sequential Recommendation" (2018), as in RecBole's ``sasrec.py``:
+item-ID embedding + learned positions, a causal transformer, and a full-softmax next-item cross-entropy whose
+output layer is the item embedding table (weight tying). Deviations from RecBole: pre-LN blocks
+(:class:`crossrec.model.layers.CausalTransformer`, reused), left padding (the most recent item always sits at
+position ``max_len - 1``), and the loss is taken at every position of non-overlapping windows of each user's
+training prefix (:func:`crossrec.train.windows.build_train_windows`) instead of one sample per prefix.
+
+- ``mode="target"``: each user's sequence keeps only target-domain items; the vocabulary is T's catalogue.
+- ``mode="merged"``: one sequence of every domain's items; the softmax runs over ALL items in training and
+  the ranking is restricted to T's catalogue at scoring time.
+
+Training reads each user's first ``split.train_cutoff`` interactions only (never a valid/test interaction);
+early stopping uses valid NDCG@10 through :func:`crossrec.eval.runner.evaluate` and keeps the best weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from crossrec.data.split import TargetSplit
+from crossrec.eval.protocol import HistoryBatch
+from crossrec.model.layers import CausalTransformer
+from crossrec.train.windows import IGNORE_LABEL, build_train_windows
+
+FFN_MULT = 4  # RecBole: inner_size 256 for hidden 64
+
+
+class SASRecNet(nn.Module):
+    """Item + position embeddings -> causal transformer -> (B, L, D) states; logits = states @ item table."""
+
+    def __init__(self, n_items: int, max_len: int, d_model: int, n_layers: int, n_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.item_emb = nn.Embedding(n_items + 1, d_model, padding_idx=0)  # row 0 = padding
+        self.pos_emb = nn.Embedding(max_len, d_model)
+        self.emb_norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = CausalTransformer(d_model, n_layers, n_heads, FFN_MULT, dropout)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        """RecBole's initialisation: N(0, 0.02) weights, zero biases."""
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, items: torch.Tensor) -> torch.Tensor:
+        """items: (B, L) int64 vocabulary ids, left-padded with 0 -> (B, L, D) hidden states."""
+        valid = items > 0
+        pos = torch.arange(items.shape[1], device=items.device)
+        x = self.dropout(self.emb_norm(self.item_emb(items) + self.pos_emb(pos)))  # (B, L, D)
+        return self.encoder(x, valid)
+
+    def logits(self, hidden: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(P, D) states -> (P, V) logits over vocabulary ids 1..V (``rows``: only these ids, in that order)."""
+        table = self.item_emb.weight[1:] if rows is None else self.item_emb.weight[rows]
+        return hidden @ table.T
+
+
+def last_items(ids: np.ndarray, max_len: int) -> np.ndarray:
+    """(B, W) ids with 0 = absent, anywhere -> (B, max_len) the last ``max_len`` non-zero ids of each row,
+    in order, left-padded with 0."""
+    keep = ids > 0
+    from_end = np.cumsum(keep[:, ::-1], axis=1)[:, ::-1]  # 1 = a row's last kept id
+    put = keep & (from_end <= max_len)
+    out = np.zeros((ids.shape[0], max_len), dtype=np.int64)
+    rows, cols = np.nonzero(put)
+    out[rows, max_len - from_end[rows, cols]] = ids[rows, cols]
+    return out
+
+
+class SASRec:
+    """Recommender-protocol SASRec baseline (see the module docstring). ``fit(split)`` then ``score(batch)``.
+
+    ``eval_max_len`` is the history width to evaluate with (``evaluate(..., max_len=model.eval_max_len)``):
+    ``None`` (whole history) in target mode, whose non-target items are dropped before the last ``max_len``
+    target items are kept; ``max_len`` in merged mode. ``fit_stats`` records epochs, best epoch, losses,
+    valid NDCG@10 per epoch and seconds.
+    """
+
+    def __init__(self, mode: Literal["target", "merged"] = "target", d_model: int = 64, n_layers: int = 2,
+                 n_heads: int = 2, max_len: int = 50, dropout: float = 0.2, lr: float = 1e-3, batch_size: int = 256,
+                 max_epochs: int = 200, max_minutes: float | None = None, patience: int = 10, seed: int = 0,
+                 progress: bool = True) -> None:
+        if mode not in ("target", "merged"):
+            raise ValueError(f"mode must be 'target' or 'merged', got {mode!r}")
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.mode, self.d_model, self.n_layers, self.n_heads = mode, d_model, n_layers, n_heads
+        self.max_len, self.dropout, self.lr, self.batch_size = max_len, dropout, lr, batch_size
+        self.max_epochs, self.max_minutes, self.patience, self.seed = max_epochs, max_minutes, patience, seed
+        self.progress = progress
+        self.name = f"sasrec_{mode}"
+        self.eval_max_len: int | None = None if mode == "target" else max_len
+        self.net: SASRecNet | None = None
+        self.vocab: np.ndarray | None = None  # (N+1,) int64 item index -> vocabulary id (0 = not in vocabulary)
+        self.score_rows: torch.Tensor | None = None  # (N_T,) vocabulary ids of T's catalogue, catalogue order
+        self.fallback: np.ndarray | None = None  # (N_T,) log training frequency: scores of empty histories
+        self.fit_stats: dict[str, Any] = {}
+
+    def _training_sequences(self, split: TargetSplit) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Vocabulary ids, domains, offsets and cutoffs of the sequences the model reads (CSR, like the split)."""
+        seq = split.sequences
+        ids = self.vocab[seq.items]
+        keep = ids > 0
+        kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept positions before each global position
+        offsets = kept_before[seq.offsets]
+        cutoff = kept_before[seq.offsets[:-1] + np.minimum(split.train_cutoff, seq.lengths)] - offsets[:-1]
+        return ids[keep], seq.domains[keep], offsets, cutoff
+
+    def _setup(self, split: TargetSplit) -> None:
+        n_all, n_t = split.item_index.n_items, len(split.target_items)
+        if self.mode == "target":
+            self.vocab = np.zeros(n_all + 1, dtype=np.int64)
+            self.vocab[split.target_items] = np.arange(1, n_t + 1)
+        else:
+            self.vocab = np.arange(n_all + 1, dtype=np.int64)
+        self.score_rows = torch.as_tensor(self.vocab[split.target_items])
+        torch.manual_seed(self.seed)
+        self.net = SASRecNet(int(self.vocab.max()), self.max_len, self.d_model, self.n_layers, self.n_heads,
+                             self.dropout)
+
+    def fit(self, split: TargetSplit) -> None:
+        """Train on every user's training prefix; early stopping on valid NDCG@10 (best weights kept)."""
+        from crossrec.eval.runner import evaluate
+
+        t0 = time.perf_counter()
+        self._setup(split)
+        ids, domains, offsets, cutoff = self._training_sequences(split)
+        n_vocab = int(self.vocab.max())
+        # every vocabulary item counts as a "target" for the windows: labels = next item's id - 1 (a class)
+        win = build_train_windows(ids, domains, offsets, cutoff, np.arange(n_vocab + 1) - 1, self.max_len)
+        labels = win.labels[win.labels != IGNORE_LABEL]
+        freq = np.bincount(labels, minlength=n_vocab).astype(np.float64)
+        self.fallback = np.log1p(freq)[self.score_rows.numpy() - 1].astype(np.float32)
+        items_t, labels_t = torch.as_tensor(win.items), torch.as_tensor(win.labels)
+        rng = np.random.default_rng(self.seed)
+        opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        has_valid = len(split.role("valid")) > 0
+        deadline = t0 + 60 * self.max_minutes if self.max_minutes else float("inf")
+        best, best_state, best_epoch, bad = -1.0, None, 0, 0
+        stats: dict[str, Any] = {"windows": len(win), "labels": int(labels.size), "losses": [], "valid_ndcg10": []}
+        stopped, epoch = "max_epochs", 0
+        for epoch in range(1, self.max_epochs + 1):
+            te = time.perf_counter()
+            loss, timed_out = self._train_epoch(items_t, labels_t, rng, opt, deadline)
+            ndcg = (evaluate(self, split, role="valid", max_len=self.eval_max_len, progress=False)
+                    .metrics["overall"]["ndcg@10"]) if has_valid else float("nan")
+            stats["losses"].append(loss)
+            stats["valid_ndcg10"].append(ndcg)
+            if self.progress:
+                print(f"{self.name} epoch {epoch}: loss {loss:.4f}, valid ndcg@10 {ndcg:.4f}, "
+                      f"{time.perf_counter() - te:.1f}s", flush=True)
+            if not has_valid or ndcg > best:
+                best, best_epoch, bad = ndcg, epoch, 0
+                best_state = copy.deepcopy(self.net.state_dict())
+            else:
+                bad += 1
+            if timed_out or time.perf_counter() >= deadline:
+                stopped = "max_minutes"
+                break
+            if bad >= self.patience:
+                stopped = "patience"
+                break
+        self.net.load_state_dict(best_state)
+        self.net.eval()
+        stats.update(epochs=epoch, best_epoch=best_epoch, best_valid_ndcg10=best, stopped=stopped,
+                     fit_seconds=time.perf_counter() - t0)
+        self.fit_stats = stats
+
+    def _train_epoch(self, items: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
+                     opt: torch.optim.Optimizer, deadline: float) -> tuple[float, bool]:
+        """One shuffled pass over the windows (stops early past ``deadline``); mean loss per label, timed out."""
+        self.net.train()
+        total, count = 0.0, 0
+        order = torch.as_tensor(rng.permutation(len(items)))
+        for start in range(0, len(items), self.batch_size):
+            if time.perf_counter() >= deadline:
+                return total / max(count, 1), True
+            take = order[start : start + self.batch_size]
+            y = labels[take]  # (b, L)
+            hidden = self.net(items[take])  # (b, L, D)
+            live = y != IGNORE_LABEL
+            loss = F.cross_entropy(self.net.logits(hidden[live]), y[live])  # full softmax over the vocabulary
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * int(live.sum())
+            count += int(live.sum())
+        return total / max(count, 1), False
+
+    @torch.no_grad()
+    def score(self, batch: HistoryBatch) -> np.ndarray:
+        """(B, N_T) float32 next-item logits over T's catalogue (catalogue order); empty histories get the
+        log training frequency."""
+        if self.net is None:
+            raise RuntimeError("SASRec.score called before fit(split)")
+        self.net.eval()
+        items = last_items(self.vocab[np.asarray(batch.items)], self.max_len)  # (B, L)
+        hidden = self.net(torch.as_tensor(items))[:, -1]  # (B, D) state at the most recent item
+        scores = self.net.logits(hidden, self.score_rows).numpy()
+        empty = items[:, -1] == 0
+        scores[empty] = self.fallback
+        return scores
