@@ -67,3 +67,14 @@ def test_batch_across_targets_and_errors(service, items) -> None:
     wrong = RecommendRequest(target_domain="movies", history=[{"item_id": hist[0], "domain": "books"}])
     with pytest.raises(RequestError, match=r"history\[0\].domain: item .* belongs to domain 'games', not 'books'"):
         service.recommend(wrong)
+
+
+def test_lost_replica_errors_map_to_retryable_503() -> None:
+    from ray.exceptions import ActorDiedError
+
+    from crossrec.serve.deployments import _unavailable
+
+    wrapped = RuntimeError("task failed")
+    wrapped.cause = ActorDiedError()
+    assert _unavailable(ActorDiedError()) and _unavailable(wrapped)
+    assert not _unavailable(ValueError("a bug"))

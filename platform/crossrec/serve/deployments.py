@@ -58,6 +58,15 @@ _UNAVAILABLE = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "Wor
                 "GetTimeoutError")
 
 
+def _unavailable(err: BaseException | None, depth: int = 0) -> bool:
+    """True when ``err`` (or what it wraps: a task error's cause) means a replica was lost: retry."""
+    if err is None or depth > 5:
+        return False
+    if any(c.__name__ in _UNAVAILABLE for c in type(err).__mro__):
+        return True
+    return _unavailable(getattr(err, "cause", None) or err.__cause__, depth + 1)
+
+
 def _field_message(err: dict) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
     return f"{loc}: {err.get('msg', 'invalid value')}"
@@ -232,7 +241,7 @@ class Ingress(_Part):
         except RequestError as err:
             raise HTTPException(err.status, str(err)) from None
         except Exception as err:
-            if any(c.__name__ in _UNAVAILABLE for c in type(err).__mro__):
+            if _unavailable(err):
                 raise HTTPException(503, f"backend temporarily unavailable ({type(err).__name__}); retry",
                                     headers={"Retry-After": "1"}) from None
             raise
