@@ -1,24 +1,62 @@
-"""Top-k ranking of users against a whole catalogue: dot product, exclusions, memory-bounded chunks.
+"""Top-k ranking of users against a whole catalogue: cosine or dot product, exclusions, memory-bounded chunks.
 
 ``topk`` never materialises more than (B, chunk_size) scores when ``chunk_size`` is set, so a 1M-item
-catalogue ranks at batch 64 in bounded memory: each chunk's top-k is merged into a running top-k.
+catalogue ranks at batch 64 in bounded memory: each chunk keeps its top-k, and one final top-k over the
+(B, chunks x k) candidates gives the answer.
+
+Cost: one pass over the item matrix per call (a (B, D) x (D, N) product; memory-bound at batch 1, so batch
+64 costs far less than 64 batch-1 calls). Cosine never copies the item matrix: the items' inverse norms (N,)
+are computed once per item tensor (cached while that tensor is alive and unmodified) and scale the scores.
+A bfloat16 item matrix halves the bytes read per call (about 2x faster at batch 1 on CPUs with AVX512-BF16)
+at bf16 precision of the scores; float32 is exact.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+_EPS = 1e-12  # as F.normalize
+_INV_NORMS: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
+_INV_NORMS_MAX = 8
+_NORM_BLOCK = 65536
 
-def _exclusion_rows(exclude: Sequence[np.ndarray] | None, batch: int) -> list[torch.Tensor]:
+
+def inverse_norms(items: torch.Tensor) -> torch.Tensor:
+    """(N, D) -> (N,) 1 / max(||item||, eps), cached per live, unmodified tensor (keyed by identity + version)."""
+    key = id(items)
+    hit = _INV_NORMS.get(key)
+    if hit is not None and hit[0]() is items and hit[1] == items._version:
+        return hit[2]
+    inv = torch.empty(items.shape[0], dtype=torch.float32, device=items.device)
+    for start in range(0, items.shape[0], _NORM_BLOCK):  # block-wise: no float32 copy of a bf16 matrix
+        inv[start : start + _NORM_BLOCK] = torch.linalg.vector_norm(items[start : start + _NORM_BLOCK].float(), dim=1)
+    inv.clamp_min_(_EPS).reciprocal_()
+    for k in [k for k, (ref, _, _) in _INV_NORMS.items() if ref() is None]:
+        del _INV_NORMS[k]
+    if len(_INV_NORMS) >= _INV_NORMS_MAX:
+        _INV_NORMS.pop(next(iter(_INV_NORMS)))
+    _INV_NORMS[key] = (weakref.ref(items), items._version, inv)
+    return inv
+
+
+def _exclusion_pairs(exclude: Sequence[np.ndarray] | None, batch: int,
+                     device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Per-user excluded columns -> (rows (E,), cols (E,)) int64, or None when nothing is excluded."""
     if exclude is None:
-        return []
+        return None
     if len(exclude) != batch:
         raise ValueError(f"exclude must have one entry per user ({batch}), got {len(exclude)}")
-    return [torch.as_tensor(np.asarray(e, dtype=np.int64)) for e in exclude]
+    cols = [np.asarray(e, dtype=np.int64).ravel() for e in exclude]
+    sizes = [c.size for c in cols]
+    if not sum(sizes):
+        return None
+    rows = np.repeat(np.arange(batch, dtype=np.int64), sizes)
+    return torch.from_numpy(rows).to(device), torch.from_numpy(np.concatenate(cols)).to(device)
 
 
 class Ranker:
@@ -26,7 +64,7 @@ class Ranker:
 
     Args:
         normalize: cosine instead of raw dot product.
-        temperature: scores are divided by it (does not change the order).
+        temperature: scores are divided by it (positive; does not change the order).
         chunk_size: items scored at a time (None: all at once).
     """
 
@@ -47,21 +85,34 @@ class Ranker:
             raise ValueError(f"users (B, D) and items (N, D) must share D, got {tuple(users.shape)} and {tuple(items.shape)}")
         if k < 1:
             raise ValueError(f"k should be positive, got {k}")
+        users = users.to(items.dtype)
+        inv = None
         if self.normalize:
-            users, items = F.normalize(users, dim=-1), F.normalize(items, dim=-1)
+            users, inv = F.normalize(users, dim=-1), inverse_norms(items)
         n = items.shape[0]
         k = min(k, n)
-        rows = _exclusion_rows(exclude, users.shape[0])
+        pairs = _exclusion_pairs(exclude, users.shape[0], users.device)
         chunk = self.chunk_size or n
-        best_s = torch.full((users.shape[0], 0), float("-inf"), device=users.device)
-        best_i = torch.zeros((users.shape[0], 0), dtype=torch.long, device=users.device)
+        cand_s, cand_i = [], []
         for start in range(0, n, chunk):
-            scores = users @ items[start : start + chunk].T / self.temperature  # (B, C)
-            for b, ex in enumerate(rows):
-                local = ex[(ex >= start) & (ex < start + scores.shape[1])] - start
-                scores[b, local.to(scores.device)] = float("-inf")
-            s, i = scores.topk(min(k, scores.shape[1]), dim=1)
-            best_s, order = torch.cat([best_s, s], 1).topk(min(k, best_s.shape[1] + s.shape[1]), dim=1)
-            best_i = torch.cat([best_i, i + start], 1).gather(1, order)
+            block = items[start : start + chunk]  # (C, D) rows: the (B, D) x (D, C) product reads it once
+            scores = users @ block.T  # (B, C)
+            scores = scores.float()  # no-op for float32 items; bf16 items score in float32 from here
+            if inv is not None:
+                scores.mul_(inv[start : start + block.shape[0]])
+            if pairs is not None:
+                inside = (pairs[1] >= start) & (pairs[1] < start + block.shape[0])
+                scores[pairs[0][inside], pairs[1][inside] - start] = float("-inf")
+            s, i = scores.topk(min(k, block.shape[0]), dim=1)
+            cand_s.append(s)
+            cand_i.append(i + start)
+        best_s, best_i = (cand_s[0], cand_i[0]) if len(cand_s) == 1 else _merge(cand_s, cand_i, k)
+        best_s = best_s.float() / self.temperature
         best_i = torch.where(torch.isinf(best_s), torch.full_like(best_i, -1), best_i)
         return best_s, best_i
+
+
+def _merge(cand_s: list[torch.Tensor], cand_i: list[torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-chunk (B, k_c) candidates -> the overall (B, k) best, best first."""
+    s, order = torch.cat(cand_s, 1).topk(k, dim=1)
+    return s, torch.cat(cand_i, 1).gather(1, order)

@@ -1,0 +1,153 @@
+"""Ranker scaling: top-k latency and memory against catalogue size, batch 1 and batch 64, side by side.
+
+    python bench/ranker_scaling.py [--sizes 1000,10000,100000,1000000] [--dim 384] [--batches 1,64]
+                                   [--k 10] [--exclude 50] [--chunk-size 65536] [--threads N] [--quick]
+                                   [--out docs/results/ranker_scaling.json]
+
+Random item matrices (N, dim) in float32 (exact) and bfloat16 (half the bytes) and users (B, dim); each user excludes ``--exclude`` random
+items (seen-item filtering). What is timed is :meth:`crossrec.model.ranker.Ranker.topk` as serving calls it
+(cosine, temperature, chunked, exclusions), after one warm-up call per shape: p50/p90 over repeats.
+Sizes run in ascending order in one process, so the peak RSS after a size belongs to that size.
+Goals (2 CPUs): 1M items top-10 at batch 1 in <= 100 ms; batch 64 <= 10x the batch-1 time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import benchlib
+from crossrec.model.ranker import Ranker
+
+GOAL_1M_BATCH1_MS = 100.0
+GOAL_BATCH64_OVER_BATCH1 = 10.0
+
+
+def item_matrix(n: int, dim: int, seed: int = 0) -> torch.Tensor:
+    """(n, dim) float32 contiguous, filled block-wise (no float64 temporaries at 1M x 384)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = torch.empty(n, dim)
+    for start in range(0, n, 131072):
+        out[start : start + 131072].normal_(generator=gen)
+    return out
+
+
+def time_topk(ranker: Ranker, users: torch.Tensor, items: torch.Tensor, k: int, exclude: list[np.ndarray],
+              budget_s: float, max_repeats: int) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU ms of ``ranker.topk`` (one warm-up call first), repeated until ``budget_s`` or
+    ``max_repeats``. CPU time is what a call costs without other load (on a shared machine wall time is not)."""
+    ranker.topk(users, items, k, exclude)
+    wall: list[float] = []
+    cpu: list[float] = []
+    start = time.perf_counter()
+    while len(wall) < max_repeats and (len(wall) < 3 or time.perf_counter() - start < budget_s):
+        t0, c0 = time.perf_counter(), time.process_time()
+        ranker.topk(users, items, k, exclude)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return wall, cpu
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    ranker = Ranker(normalize=True, temperature=0.1, chunk_size=args.chunk_size)
+    rows = []
+    for n in args.sizes:
+        for dtype in args.dtypes:
+            gc.collect()
+            base_rss = benchlib.current_rss_mb()
+            items = item_matrix(n, args.dim).to(getattr(torch, dtype))
+            for batch in args.batches:
+                users = torch.randn(batch, args.dim)
+                exclude = [rng.choice(n, size=min(args.exclude, n - args.k), replace=False) for _ in range(batch)]
+                wall, cpu = time_topk(ranker, users, items, args.k, exclude, args.budget_s, args.max_repeats)
+                _, idx = ranker.topk(users, items, args.k, exclude)
+                assert not any(np.isin(idx[b].numpy(), exclude[b]).any() for b in range(batch)), "excluded item returned"
+                p50 = statistics.median(wall)
+                rows.append({"items": n, "dtype": dtype, "batch": batch, "k": args.k, "p50_ms": p50,
+                             "p90_ms": float(np.percentile(wall, 90)), "cpu_ms": statistics.median(cpu),
+                             "per_user_ms": p50 / batch, "items_per_s_per_user": n * batch / (p50 / 1000),
+                             "repeats": len(wall)})
+                print(f"  N={n:>8} {dtype:>8} B={batch:>3}: p50 {p50:8.2f} ms, cpu {rows[-1]['cpu_ms']:8.2f} ms "
+                      f"({len(wall)} runs)", flush=True)
+            peak = benchlib.peak_rss_mb()
+            items_mb = items.numel() * items.element_size() / 2**20
+            for r in rows:
+                if r["items"] == n and r["dtype"] == dtype:
+                    r.update(items_mb=items_mb, peak_rss_mb=peak, overhead_mb=max(peak - base_rss - items_mb, 0.0))
+            del items
+    for r in rows:  # growth against the next-smaller catalogue and against batch 1
+        same = [s for s in rows if s["dtype"] == r["dtype"]]
+        smaller = [s for s in same if s["batch"] == r["batch"] and s["items"] < r["items"]]
+        if smaller:
+            prev = max(smaller, key=lambda s: s["items"])
+            r["x_time_vs_smaller"] = r["p50_ms"] / prev["p50_ms"]
+            r["x_items_vs_smaller"] = r["items"] / prev["items"]
+        one = next((s for s in same if s["items"] == r["items"] and s["batch"] == 1), None)
+        if one is not None:
+            r["x_vs_batch1"] = r["p50_ms"] / one["p50_ms"]
+    return {"dim": args.dim, "k": args.k, "exclude_per_user": args.exclude, "chunk_size": args.chunk_size,
+            "threads": torch.get_num_threads(), "results": rows, "goals": goals(rows)}
+
+
+def goals(rows: list[dict]) -> list[dict]:
+    """The issue's ranker goals, checked on the largest catalogue measured (1M in the full run)."""
+    out = []
+    for dtype in dict.fromkeys(r["dtype"] for r in rows):
+        same = [r for r in rows if r["dtype"] == dtype]
+        n = max(r["items"] for r in same)
+        one = next((r for r in same if r["items"] == n and r["batch"] == 1), None)
+        big = max((r for r in same if r["items"] == n), key=lambda r: r["batch"])
+        if one is None:
+            continue
+        for clock in ("p50_ms", "cpu_ms"):
+            out.append({"goal": f"{n} items top-{one['k']} at batch 1 <= {GOAL_1M_BATCH1_MS:g} ms ({dtype}, {clock})",
+                        "measured": one[clock], "ratio_to_goal": one[clock] / GOAL_1M_BATCH1_MS,
+                        "met": one[clock] <= GOAL_1M_BATCH1_MS})
+        ratio = big["p50_ms"] / one["p50_ms"]
+        out.append({"goal": f"batch {big['batch']} <= {GOAL_BATCH64_OVER_BATCH1:g}x batch 1 ({n} items, {dtype})",
+                    "measured": ratio, "ratio_to_goal": ratio / GOAL_BATCH64_OVER_BATCH1,
+                    "met": ratio <= GOAL_BATCH64_OVER_BATCH1})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000,100000,1000000")
+    ap.add_argument("--dim", type=int, default=384, help="item vector dim (MiniLM hidden size)")
+    ap.add_argument("--batches", default="1,64")
+    ap.add_argument("--dtypes", default="float32,bfloat16", help="item matrix dtypes (float32 is exact)")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--exclude", type=int, default=50, help="excluded (seen) items per user")
+    ap.add_argument("--chunk-size", type=int, default=65536, help="Ranker chunk size (serving's default)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, = CPUs)")
+    ap.add_argument("--budget-s", type=float, default=3.0, help="timing budget per (size, batch)")
+    ap.add_argument("--max-repeats", type=int, default=50)
+    ap.add_argument("--quick", action="store_true", help="1k and 10k items, batch 1 and 8, few repeats")
+    ap.add_argument("--out", default="docs/results/ranker_scaling.json")
+    args = ap.parse_args(argv)
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.batches = [int(b) for b in args.batches.split(",")]
+    args.dtypes = args.dtypes.split(",")
+    if args.quick:
+        args.sizes, args.batches, args.budget_s, args.max_repeats = [1000, 10000], [1, 8], 0.2, 5
+    result = run(args)
+    result["command"] = "python bench/ranker_scaling.py" + (" --quick" if args.quick else "")
+    cols = ["items", "dtype", "batch", "p50_ms", "cpu_ms", "p90_ms", "per_user_ms", "x_time_vs_smaller", "x_vs_batch1",
+            "items_mb", "peak_rss_mb", "overhead_mb"]
+    print(benchlib.format_table(result["results"], cols))
+    for g in result["goals"]:
+        print(f"goal: {g['goal']}: measured {g['measured']:.3g} -> {'met' if g['met'] else 'MISSED'}")
+    benchlib.write_json(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
