@@ -70,6 +70,14 @@ def check_quickstart_train(path: Path) -> None:
     quickstart_train_config(Path("data"), Path("runs"), "movies")
 
 
+def check_quality(path: Path) -> None:
+    from crossrec.benchmarks.quality_config import QualityConfig
+    from crossrec.train.config import TrainConfig
+
+    cfg = QualityConfig.from_yaml(path)
+    TrainConfig.from_yaml(REPO / cfg.base_train_config)
+
+
 def check_parses(path: Path) -> None:
     assert yaml.safe_load(path.read_text()) is not None
 
@@ -83,6 +91,8 @@ CHECKS = {
     "jobs/configs/batch_recommend_local.yaml": check_job("BatchRecommendJobConfig"),
     "jobs/configs/embed_items_local.yaml": check_job("EmbedItemsJobConfig"),
     "platform/crossrec/configs/quickstart_train.yaml": check_quickstart_train,
+    "bench/configs/quality_ml1m.yaml": check_quality,
+    "bench/configs/quality_crossrec_base.yaml": check_train,
 }
 PREFIX_CHECKS = {
     "serve_configs/": check_serve,

@@ -124,3 +124,22 @@ def test_config_round_trips_through_yaml_and_pickle(tmp_path) -> None:
     path = cfg.to_yaml(tmp_path / "model.yaml")
     assert ModelConfig.from_yaml(path) == cfg
     assert pickle.loads(pickle.dumps(cfg)) == cfg
+
+
+def test_next_item_objective_trains_source_items_and_caps_positions() -> None:
+    model = make_model().train()
+    items, domains = hist([[1, 2, 12, 3, 20, 13], [4, 5, 6, 7, 8, 9]])
+    labels = torch.full_like(items, IGNORE_LABEL)
+    nxt = torch.cat([items[:, 1:], torch.full((2, 1), IGNORE_LABEL)], dim=1)  # next item in any domain
+    target_only = model.loss(items, domains, labels)
+    assert float(target_only) == 0.0  # no target label: nothing to learn without the auxiliary task
+    loss = model.loss(items, domains, labels, next_items=nxt, next_item_weight=1.0)
+    assert float(loss) > 0
+    loss.backward()
+    grad = model.item_tower.id_emb.weight.grad
+    assert grad[[5, 6, 7, 8, 9]].abs().sum() > 0  # source-domain items learn from it
+    torch.manual_seed(0)
+    capped = model.next_item_loss(model.encode_interests(items, domains), nxt, max_positions=3)
+    assert torch.isfinite(capped)
+    no_transfer = make_model(transfer=False).train()
+    assert float(no_transfer.loss(items, domains, labels, next_items=nxt, next_item_weight=1.0)) == 0.0

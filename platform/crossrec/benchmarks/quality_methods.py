@@ -67,7 +67,7 @@ def fit_method(
         rec = SASRec(**params)
         rec.fit(split)
         info = {k: v for k, v in getattr(rec, "fit_stats", {}).items() if isinstance(v, int | float | str)}
-        return FittedMethod(rec, getattr(rec, "max_len", None), time.perf_counter() - t0, info)
+        return FittedMethod(rec, getattr(rec, "eval_max_len", None), time.perf_counter() - t0, info)
     return _fit_crossrec(spec, split, base, seed, budget, log, t0)
 
 

@@ -81,16 +81,24 @@ def run_quality(cfg: QualityConfig, methods: list[str] | None = None,
     rows: list[dict[str, Any]] = []
     for target in cfg.targets:
         split = split_target(dataset, target)
-        first = cfg.seeds[0]
-        for spec in specs:
-            for seed in cfg.seeds if spec.all_seeds else [first]:
-                rows.append(run_one(cfg, split, base, spec, seed, log))
-        best = best_baseline(rows, target)
-        if cfg.best_baseline_all_seeds and best is not None:
-            spec = next((m for m in specs if m.name == best), None)
-            if spec is not None and not spec.all_seeds:
-                log(f"[{target}] best baseline is {best}: running it on every seed")
-                rows += [run_one(cfg, split, base, spec, s, log) for s in cfg.seeds[1:]]
+        rows += run_target(cfg, split, base, specs, log)
+    return rows
+
+
+def run_target(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, specs: list[MethodSpec],
+               log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Baselines first (then the best one on every seed), then crossrec methods: multi-seed ones first,
+    so an interrupted or time-boxed run has the headline comparison before the ablations."""
+    first = cfg.seeds[0]
+    baselines = [m for m in specs if m.kind != "crossrec"]
+    rows = [run_one(cfg, split, base, m, s, log) for m in baselines for s in (cfg.seeds if m.all_seeds else [first])]
+    best = best_baseline(rows, split.target)
+    spec = next((m for m in baselines if m.name == best), None)
+    if cfg.best_baseline_all_seeds and spec is not None and not spec.all_seeds:
+        log(f"[{split.target}] best baseline is {best}: running it on every seed")
+        rows += [run_one(cfg, split, base, spec, s, log) for s in cfg.seeds[1:]]
+    crossrec = sorted((m for m in specs if m.kind == "crossrec"), key=lambda m: not m.all_seeds)
+    rows += [run_one(cfg, split, base, m, s, log) for m in crossrec for s in (cfg.seeds if m.all_seeds else [first])]
     return rows
 
 

@@ -163,6 +163,7 @@ class CrossRecModel(nn.Module):
         live_text: torch.Tensor | None = None,
         next_items: torch.Tensor | None = None,
         next_item_weight: float = 0.0,
+        next_item_positions: int | None = None,
     ) -> torch.Tensor:
         """Dense next-T-item softmax cross-entropy, plus (optionally) the merged next-item objective.
 
@@ -171,7 +172,8 @@ class CrossRecModel(nn.Module):
         in *any* domain (or ``IGNORE_LABEL``); with ``next_item_weight`` > 0 the sequence encoder's output is
         also trained to predict it over every domain's items (full softmax, SASRec's objective on the merged
         history), which gives the shared encoder far more signal than the T items alone. Ignored when the
-        model reads target items only (``fusion.transfer`` false). Returns a scalar.
+        model reads target items only (``fusion.transfer`` false). ``next_item_positions`` caps how many
+        (random) positions that auxiliary softmax over all items is computed for. Returns a scalar.
         """
         if not self.cfg.fusion.transfer:
             items, domains, labels = self._target_only(items, domains, labels)
@@ -185,16 +187,24 @@ class CrossRecModel(nn.Module):
             logits = self.scores(u[keep], self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
             loss = F.cross_entropy(logits, labels[keep])
         if next_items is not None and next_item_weight > 0:
-            loss = loss + next_item_weight * self.next_item_loss(interests, next_items[:, -u.shape[1] :])
+            aux = self.next_item_loss(interests, next_items[:, -u.shape[1] :], next_item_positions)
+            loss = loss + next_item_weight * aux
         return loss
 
-    def next_item_loss(self, interests: Interests, next_items: torch.Tensor) -> torch.Tensor:
+    def next_item_loss(
+        self, interests: Interests, next_items: torch.Tensor, max_positions: int | None = None
+    ) -> torch.Tensor:
         """Full-softmax next-item cross-entropy over all N items from the encoder output (B, L, D);
-        ``next_items`` (B, L) item indices or ``IGNORE_LABEL``. Returns a scalar (0 when nothing to predict)."""
+        ``next_items`` (B, L) item indices or ``IGNORE_LABEL``; at most ``max_positions`` random positions
+        (the softmax over every item costs M x N). Returns a scalar (0 when nothing to predict)."""
         keep = (next_items != IGNORE_LABEL) & interests.valid
         if not bool(keep.any()):
             return interests.hidden.sum() * 0.0
+        hidden, labels = interests.hidden[keep], next_items[keep]  # (M, D), (M,)
+        if max_positions is not None and labels.shape[0] > max_positions:
+            pick = torch.randperm(labels.shape[0], device=labels.device)[:max_positions]
+            hidden, labels = hidden[pick], labels[pick]
         every = self.item_tower(torch.arange(self.item_domain.shape[0], device=next_items.device))  # (N+1, D)
-        logits = self.scores(interests.hidden[keep], every)  # (M, N+1)
+        logits = self.scores(hidden, every)  # (M, N+1)
         logits[:, 0] = float("-inf")  # padding is never a next item
-        return F.cross_entropy(logits, next_items[keep])
+        return F.cross_entropy(logits, labels)

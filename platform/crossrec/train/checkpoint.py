@@ -54,7 +54,7 @@ def _write_state(trainer: TargetDomainTrainer, directory: Path) -> None:
         "history": trainer.history,
         "rng": trainer.rng.bit_generator.state,
         "backbone": trainer.text.identity if trainer.text is not None else None,
-        "resumed_at_epochs": list(getattr(trainer, "resumed_at_epochs", [])),
+        "resumed_at_epochs": list(trainer.resumed_at_epochs),
     }
     (directory / STATE_FILE).write_text(json.dumps(state, default=_json_default))
 

@@ -44,10 +44,16 @@ class TrainStep(nn.Module):
     """Everything one optimisation step runs forward, as one module (what DDP wraps)."""
 
     def __init__(
-        self, model: CrossRecModel, text: ItemTextSide | None, target: str, next_item_weight: float = 0.0
+        self,
+        model: CrossRecModel,
+        text: ItemTextSide | None,
+        target: str,
+        next_item_weight: float = 0.0,
+        next_item_positions: int | None = None,
     ) -> None:
         super().__init__()
         self.next_item_weight = next_item_weight
+        self.next_item_positions = next_item_positions
         self.model = model
         self.text = text
         self.backbone_model = text.torch_module if text is not None else None  # registered for DDP
@@ -64,7 +70,8 @@ class TrainStep(nn.Module):
         live_text = None
         if self.text is not None and live_rows.numel():
             live_text = self.text.encode_catalogue_rows(live_rows, grad=True)
-        return self.model.loss(items, domains, labels, live_rows, live_text, next_items, self.next_item_weight)
+        return self.model.loss(items, domains, labels, live_rows, live_text, next_items, self.next_item_weight,
+                               self.next_item_positions)
 
 
 class TargetDomainTrainer:
@@ -99,6 +106,7 @@ class TargetDomainTrainer:
         self.global_step = 0
         self.best_ndcg = -1.0
         self.history: list[dict[str, float]] = []
+        self.resumed_at_epochs: list[int] = []  # epochs restored from a checkpoint (see train/checkpoint.py)
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed + rank)
 
@@ -123,7 +131,8 @@ class TargetDomainTrainer:
 
             raise DataValidationError(f"target {split.target!r}: no training windows (no user has a target item to learn from)")
         self.step_module: nn.Module = TrainStep(
-            self.model, self.text if self._train_lora else None, split.target, cfg.optim.next_item_weight
+            self.model, self.text if self._train_lora else None, split.target, cfg.optim.next_item_weight,
+            cfg.optim.next_item_positions,
         )
         if wrap is not None:
             self.step_module = wrap(self.step_module)
