@@ -62,8 +62,8 @@ def fit_method(
         from crossrec.eval.baselines.sasrec import SASRec
 
         torch.manual_seed(seed)
-        params = {"max_epochs": budget.max_epochs, "max_minutes": budget.max_minutes, "patience": budget.patience,
-                  **spec.params, "seed": seed}
+        params = {"max_epochs": budget.max_epochs, "max_minutes": budget.max_minutes,
+                  **({"patience": budget.patience} if budget.patience else {}), **spec.params, "seed": seed}
         rec = SASRec(**params)
         rec.fit(split)
         info = {k: v for k, v in getattr(rec, "fit_stats", {}).items() if isinstance(v, int | float | str)}

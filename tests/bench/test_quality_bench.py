@@ -1,0 +1,108 @@
+"""The quality benchmark machinery end to end on tiny synthetic data: every method kind, cache, page, plot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossrec.benchmarks.quality_config import QualityConfig
+from crossrec.benchmarks.quality_report import aggregate, comparisons
+from crossrec.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+import quality  # noqa: E402  (bench/quality.py)
+
+TRAIN_BASE = {
+    "run_name": "q", "dataset": "unused", "targets": ["movies"],
+    "lora": None,  # the LoRA path is covered by tests/train; here the benchmark machinery is under test
+    "backbone": {"max_length": 16},
+    "model": {"tower": {"d_model": 16, "n_layers": 1, "n_heads": 1, "max_len": 12, "dropout": 0.1},
+              "fusion": {"hidden": 16}},
+    "optim": {"batch_size": 64, "lr": 0.003, "live_items_per_step": 4, "next_item_weight": 0.5},
+}
+
+
+def write_config(tmp_path: Path, methods: list[dict], **extra) -> Path:
+    (tmp_path / "train.yaml").write_text(yaml.safe_dump(TRAIN_BASE))
+    cfg = {"name": "q", "synthetic": {"n_users": 60, "n_items": 12, "domains": ["books", "movies"], "seed": 3},
+           "targets": ["movies"], "seeds": [0, 1], "base_train_config": str(tmp_path / "train.yaml"),
+           "budget": {"max_epochs": 1, "max_minutes": 1, "patience": None}, "torch_threads": 1,
+           "work_dir": str(tmp_path / "work"), "out_dir": str(tmp_path / "out"), "methods": methods, **extra}
+    path = tmp_path / "q.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+METHODS = [
+    {"name": "mostpop", "kind": "mostpop", "baseline": True},
+    {"name": "sasrec_merged", "kind": "sasrec", "baseline": True, "params": {"mode": "merged", "d_model": 16}},
+    {"name": "full", "kind": "crossrec", "all_seeds": True},
+    {"name": "no_transfer", "kind": "crossrec", "overrides": {"model.fusion.transfer": False}},
+]
+
+
+def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, capsys) -> None:
+    config = write_config(tmp_path, METHODS)
+    assert quality.main(["--config", str(config)]) == 0
+    out = tmp_path / "out"
+    page = (out / "q.md").read_text()
+    data = json.loads((out / "q.json").read_text())
+    assert (out / "q.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = data["summary"]["movies"]
+    assert set(summary) == {m["name"] for m in METHODS}
+    assert len(summary["full"]["seeds"]) == 2  # all_seeds
+    best = data["comparisons"]["movies"]["best_baseline"]
+    assert best in {"mostpop", "sasrec_merged"}
+    assert len(summary[best]["seeds"]) == 2  # the best baseline is re-run on every seed
+    for entry in summary.values():
+        assert 0.0 <= entry["overall_ndcg@10"] <= 1.0
+    ratio = data["comparisons"]["movies"]["ratio"]["overall"]
+    assert ratio == pytest.approx(summary["full"]["overall_ndcg@10"] / summary[best]["overall_ndcg@10"])
+    assert "python bench/quality.py --config" in page and "| **full** |" in page
+    assert f"full / {best} = " in capsys.readouterr().out
+    assert f"**full / best baseline ({best})**" in page
+
+    # A rerun is served from the cache (no method is fitted again) and gives identical figures.
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")}
+    assert quality.main(["--config", str(config)]) == 0
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")} == mtimes
+    assert json.loads((out / "q.json").read_text())["summary"] == data["summary"]
+
+
+def test_aggregate_mean_std_and_ratio() -> None:
+    def row(method: str, seed: int, ndcg: float, baseline: bool) -> dict:
+        m = {sl: {"ndcg@10": ndcg, "recall@10": ndcg, "n_users": 5} for sl in ("overall", "cold", "warm")}
+        return {"target": "t", "method": method, "kind": "x", "baseline": baseline, "seed": seed,
+                "fit_seconds": 60.0, "valid": m, "test": m}
+
+    rows = [row("a", 0, 0.2, False), row("a", 1, 0.4, False), row("b", 0, 0.25, True), row("c", 0, 0.1, True)]
+    summary = aggregate(rows)
+    assert summary["t"]["a"]["overall_ndcg@10"] == pytest.approx(0.3)
+    assert summary["t"]["a"]["overall_ndcg@10_std"] == pytest.approx(0.1414, abs=1e-4)
+    cfg = QualityConfig.model_validate({"synthetic": {}, "targets": ["t"], "base_train_config": "x",
+                                        "methods": [{"name": "a", "kind": "crossrec"}]})
+    comp = comparisons(summary, cfg)["t"]
+    assert comp["best_baseline"] == "b" and comp["ratio"]["overall"] == pytest.approx(1.2)
+    assert comp["goal_overall_met"] and not comp["goal_cold_met"]  # 1.2 >= 1.10 overall, 1.2 < 1.25 cold
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"methods": [{"name": "m", "kind": "mostpop"}]}, "at least one crossrec method"),
+    ({"methods": [{"name": "m", "kind": "mostpop", "overrides": {"lora": None}},
+                  {"name": "c", "kind": "crossrec"}]}, "overrides only apply"),
+    ({"primary": "nope"}, "primary"),
+    ({"budget": {"max_minutes": -1}}, "max_minutes"),
+])
+def test_bad_quality_configs_fail_in_one_line(tmp_path: Path, bad: dict, needle: str) -> None:
+    base = {"name": "q", "synthetic": {}, "targets": ["movies"], "base_train_config": "x",
+            "methods": [{"name": "c", "kind": "crossrec"}]}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**base, **bad}))
+    with pytest.raises(ConfigError) as err:
+        QualityConfig.from_yaml(path)
+    assert needle in str(err.value) and "\n" not in str(err.value) and "bad.yaml" in str(err.value)
