@@ -135,5 +135,7 @@ def test_bad_arguments_and_unfitted_scoring_fail_clearly() -> None:
         SASRec(mode="joint")
     with pytest.raises(ValueError, match="divisible"):
         SASRec(d_model=10, n_heads=3)
+    with pytest.raises(ValueError, match="max_epochs"):
+        SASRec(max_epochs=0)
     with pytest.raises(RuntimeError, match="fit"):
         SASRec().score(HistoryBatch(np.ones((1, 2), dtype=np.int64), np.ones((1, 2), dtype=np.int64), np.array(["u"])))

@@ -98,6 +98,8 @@ class SASRec:
             raise ValueError(f"mode must be 'target' or 'merged', got {mode!r}")
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        if max_epochs < 1 or patience < 1:
+            raise ValueError(f"max_epochs and patience must be >= 1, got {max_epochs} and {patience}")
         self.mode, self.d_model, self.n_layers, self.n_heads = mode, d_model, n_layers, n_heads
         self.max_len, self.dropout, self.lr, self.batch_size = max_len, dropout, lr, batch_size
         self.max_epochs, self.max_minutes, self.patience, self.seed = max_epochs, max_minutes, patience, seed
