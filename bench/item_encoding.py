@@ -98,13 +98,16 @@ def main(argv: list[str] | None = None) -> int:
                          "items_per_s": len(texts) / wall, "items_per_cpu_s": len(texts) / cpu,
                          "hits": cache.hits, "misses": cache.misses,
                          "max_abs_diff_vs_sorted": float(np.abs(emb - ref.numpy()).max())})
+    for r in rows:
+        r["threads"] = torch.get_num_threads()
     sorted_row, unsorted_row = rows[0], rows[1]
     result = {"precision": args.precision, "batch_size": args.batch_size, "max_length": args.max_length,
               "threads": torch.get_num_threads(), "n_items": len(texts),
               "items_source": "synthetic" if args.quick else args.items, "results": rows,
               "sorted_speedup": sorted_row["items_per_s"] / unsorted_row["items_per_s"],
               "cache_hit_speedup": rows[3]["items_per_s"] / sorted_row["items_per_s"],
-              "command": "python bench/item_encoding.py" + (" --quick" if args.quick else "")}
+              "command": "python bench/item_encoding.py" + (" --quick" if args.quick else "")
+              + (f" --threads {args.threads}" if args.threads else "")}
     print(benchlib.format_table(rows, ["path", "items", "seconds", "cpu_s", "items_per_s", "items_per_cpu_s",
                                        "tokens_per_s", "padded_share", "max_abs_diff_vs_sorted"]))
     print(f"sorted / unsorted: {result['sorted_speedup']:.2f}x; cache hit / encode: {result['cache_hit_speedup']:.0f}x")

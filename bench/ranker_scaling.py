@@ -1,7 +1,7 @@
 """Ranker scaling: top-k latency and memory against catalogue size, batch 1 and batch 64, side by side.
 
     python bench/ranker_scaling.py [--sizes 1000,10000,100000,1000000] [--dim 384] [--batches 1,64]
-                                   [--k 10] [--exclude 50] [--chunk-size 65536] [--threads N] [--quick]
+                                   [--k 10] [--exclude 50] [--chunk-size 65536] [--threads 1,2] [--quick]
                                    [--out docs/results/ranker_scaling.json]
 
 Random item matrices (N, dim) in float32 (exact) and bfloat16 (half the bytes) and users (B, dim); each user excludes ``--exclude`` random
@@ -28,12 +28,12 @@ GOAL_1M_BATCH1_MS = 100.0
 GOAL_BATCH64_OVER_BATCH1 = 10.0
 
 
-def item_matrix(n: int, dim: int, seed: int = 0) -> torch.Tensor:
-    """(n, dim) float32 contiguous, filled block-wise (no float64 temporaries at 1M x 384)."""
+def item_matrix(n: int, dim: int, dtype: torch.dtype = torch.float32, seed: int = 0) -> torch.Tensor:
+    """(n, dim) contiguous ``dtype``, filled block-wise (no full-size float32/float64 temporaries at 1M x 384)."""
     gen = torch.Generator().manual_seed(seed)
-    out = torch.empty(n, dim)
+    out = torch.empty(n, dim, dtype=dtype)
     for start in range(0, n, 131072):
-        out[start : start + 131072].normal_(generator=gen)
+        out[start : start + 131072] = torch.randn(min(131072, n - start), dim, generator=gen)
     return out
 
 
@@ -54,8 +54,6 @@ def time_topk(ranker: Ranker, users: torch.Tensor, items: torch.Tensor, k: int, 
 
 
 def run(args: argparse.Namespace) -> dict:
-    if args.threads:
-        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     ranker = Ranker(normalize=True, temperature=0.1, chunk_size=args.chunk_size)
     rows = []
@@ -63,19 +61,20 @@ def run(args: argparse.Namespace) -> dict:
         for dtype in args.dtypes:
             gc.collect()
             base_rss = benchlib.current_rss_mb()
-            items = item_matrix(n, args.dim).to(getattr(torch, dtype))
-            for batch in args.batches:
+            items = item_matrix(n, args.dim, getattr(torch, dtype))
+            for threads, batch in ((t, b) for t in args.threads for b in args.batches):
+                torch.set_num_threads(threads)
                 users = torch.randn(batch, args.dim)
                 exclude = [rng.choice(n, size=min(args.exclude, n - args.k), replace=False) for _ in range(batch)]
                 wall, cpu = time_topk(ranker, users, items, args.k, exclude, args.budget_s, args.max_repeats)
                 _, idx = ranker.topk(users, items, args.k, exclude)
                 assert not any(np.isin(idx[b].numpy(), exclude[b]).any() for b in range(batch)), "excluded item returned"
                 p50 = statistics.median(wall)
-                rows.append({"items": n, "dtype": dtype, "batch": batch, "k": args.k, "p50_ms": p50,
+                rows.append({"items": n, "dtype": dtype, "threads": threads, "batch": batch, "k": args.k, "p50_ms": p50,
                              "p90_ms": float(np.percentile(wall, 90)), "cpu_ms": statistics.median(cpu),
                              "per_user_ms": p50 / batch, "items_per_s_per_user": n * batch / (p50 / 1000),
                              "repeats": len(wall)})
-                print(f"  N={n:>8} {dtype:>8} B={batch:>3}: p50 {p50:8.2f} ms, cpu {rows[-1]['cpu_ms']:8.2f} ms "
+                print(f"  N={n:>8} {dtype:>8} threads={threads} B={batch:>3}: p50 {p50:8.2f} ms, cpu {rows[-1]['cpu_ms']:8.2f} ms "
                       f"({len(wall)} runs)", flush=True)
             peak = benchlib.peak_rss_mb()
             items_mb = items.numel() * items.element_size() / 2**20
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> dict:
                     r.update(items_mb=items_mb, peak_rss_mb=peak, overhead_mb=max(peak - base_rss - items_mb, 0.0))
             del items
     for r in rows:  # growth against the next-smaller catalogue and against batch 1
-        same = [s for s in rows if s["dtype"] == r["dtype"]]
+        same = [s for s in rows if s["dtype"] == r["dtype"] and s["threads"] == r["threads"]]
         smaller = [s for s in same if s["batch"] == r["batch"] and s["items"] < r["items"]]
         if smaller:
             prev = max(smaller, key=lambda s: s["items"])
@@ -94,25 +93,26 @@ def run(args: argparse.Namespace) -> dict:
         if one is not None:
             r["x_vs_batch1"] = r["p50_ms"] / one["p50_ms"]
     return {"dim": args.dim, "k": args.k, "exclude_per_user": args.exclude, "chunk_size": args.chunk_size,
-            "threads": torch.get_num_threads(), "results": rows, "goals": goals(rows)}
+            "results": rows, "goals": goals(rows)}
 
 
 def goals(rows: list[dict]) -> list[dict]:
     """The issue's ranker goals, checked on the largest catalogue measured (1M in the full run)."""
     out = []
-    for dtype in dict.fromkeys(r["dtype"] for r in rows):
-        same = [r for r in rows if r["dtype"] == dtype]
+    for dtype, threads in dict.fromkeys((r["dtype"], r["threads"]) for r in rows):
+        same = [r for r in rows if r["dtype"] == dtype and r["threads"] == threads]
         n = max(r["items"] for r in same)
         one = next((r for r in same if r["items"] == n and r["batch"] == 1), None)
         big = max((r for r in same if r["items"] == n), key=lambda r: r["batch"])
         if one is None:
             continue
         for clock in ("p50_ms", "cpu_ms"):
-            out.append({"goal": f"{n} items top-{one['k']} at batch 1 <= {GOAL_1M_BATCH1_MS:g} ms ({dtype}, {clock})",
+            out.append({"goal": f"{n} items top-{one['k']} at batch 1 <= {GOAL_1M_BATCH1_MS:g} ms "
+                                f"({dtype}, {threads} thread(s), {clock})",
                         "measured": one[clock], "ratio_to_goal": one[clock] / GOAL_1M_BATCH1_MS,
                         "met": one[clock] <= GOAL_1M_BATCH1_MS})
         ratio = big["p50_ms"] / one["p50_ms"]
-        out.append({"goal": f"batch {big['batch']} <= {GOAL_BATCH64_OVER_BATCH1:g}x batch 1 ({n} items, {dtype})",
+        out.append({"goal": f"batch {big['batch']} <= {GOAL_BATCH64_OVER_BATCH1:g}x batch 1 ({n} items, {dtype}, {threads} thread(s))",
                     "measured": ratio, "ratio_to_goal": ratio / GOAL_BATCH64_OVER_BATCH1,
                     "met": ratio <= GOAL_BATCH64_OVER_BATCH1})
     return out
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--exclude", type=int, default=50, help="excluded (seen) items per user")
     ap.add_argument("--chunk-size", type=int, default=65536, help="Ranker chunk size (serving's default)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, = CPUs)")
+    ap.add_argument("--threads", default="1,2", help="torch thread counts to run, side by side")
     ap.add_argument("--budget-s", type=float, default=3.0, help="timing budget per (size, batch)")
     ap.add_argument("--max-repeats", type=int, default=50)
     ap.add_argument("--quick", action="store_true", help="1k and 10k items, batch 1 and 8, few repeats")
@@ -136,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.batches = [int(b) for b in args.batches.split(",")]
     args.dtypes = args.dtypes.split(",")
+    args.threads = [int(t) for t in args.threads.split(",")]
     if args.quick:
         args.sizes, args.batches, args.budget_s, args.max_repeats = [1000, 10000], [1, 8], 0.2, 5
     result = run(args)
     result["command"] = "python bench/ranker_scaling.py" + (" --quick" if args.quick else "")
-    cols = ["items", "dtype", "batch", "p50_ms", "cpu_ms", "p90_ms", "per_user_ms", "x_time_vs_smaller", "x_vs_batch1",
+    cols = ["items", "dtype", "threads", "batch", "p50_ms", "cpu_ms", "p90_ms", "per_user_ms", "x_time_vs_smaller", "x_vs_batch1",
             "items_mb", "peak_rss_mb", "overhead_mb"]
     print(benchlib.format_table(result["results"], cols))
     for g in result["goals"]:

@@ -155,6 +155,7 @@ def child(args: argparse.Namespace) -> dict:
     cfg = train_config(args.child, args.quick, args.dataset)
     trainer = TargetDomainTrainer(cfg, split, log=lambda _msg: None)
     setup_s = time.perf_counter() - t0
+    rss_setup, peak_setup = benchlib.current_rss_mb(), benchlib.peak_rss_mb()
     bs = cfg.optim.batch_size
     n_windows = len(trainer.windows)
     steps_per_epoch = math.ceil(n_windows / bs)
@@ -171,7 +172,8 @@ def child(args: argparse.Namespace) -> dict:
     step_times = np.diff([t0, *stamps])
     steady = float(np.median(step_times[1:] if len(step_times) > 1 else step_times))
     row = {
-        "precision": args.child, "threads": args.threads, "setup_s": setup_s, "windows_per_epoch": n_windows,
+        "precision": args.child, "threads": args.threads, "setup_s": setup_s, "rss_after_setup_mb": rss_setup,
+        "peak_rss_setup_mb": peak_setup, "windows_per_epoch": n_windows,
         "steps_per_epoch": steps_per_epoch, "steps_run": stats.steps, "windows_run": stats.windows,
         "batch_size": bs, "epoch_s_measured": epoch_s, "epoch_cpu_s_measured": epoch_cpu_s,
         "step_s": steady, "steps_per_s": 1 / steady, "samples_per_s": bs / steady,

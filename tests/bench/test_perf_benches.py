@@ -67,12 +67,12 @@ def test_item_encoding_sorting_and_cache(results: Path) -> None:
 def test_ranker_scaling_rows_and_goals(results: Path) -> None:
     data = read(results, "ranker_scaling")
     rows = data["results"]
-    assert {(r["items"], r["batch"], r["dtype"]) for r in rows} == {
-        (n, b, d) for n in (1000, 10000) for b in (1, 8) for d in ("float32", "bfloat16")}
+    assert {(r["items"], r["batch"], r["dtype"], r["threads"]) for r in rows} == {
+        (n, b, d, t) for n in (1000, 10000) for b in (1, 8) for d in ("float32", "bfloat16") for t in (1, 2)}
     assert all(r["p50_ms"] > 0 and r["cpu_ms"] >= 0 and r["p90_ms"] >= r["p50_ms"] for r in rows)
     big = [r for r in rows if r["items"] == 10000]
     assert all(r["x_items_vs_smaller"] == 10 and r["items_mb"] > 0 for r in big)
-    assert len(data["goals"]) == 6  # per dtype: batch-1 latency (wall, CPU) and batch/batch-1 ratio
+    assert len(data["goals"]) == 12  # per (dtype, threads): batch-1 latency (wall, CPU) and batch/batch-1 ratio
 
 
 def test_backbone_memory_quick(results: Path) -> None:
