@@ -7,7 +7,8 @@
 Random item matrices (N, dim) in float32 (exact) and bfloat16 (half the bytes) and users (B, dim); each user excludes ``--exclude`` random
 items (seen-item filtering). What is timed is :meth:`crossrec.model.ranker.Ranker.topk` as serving calls it
 (cosine, temperature, chunked, exclusions), after one warm-up call per shape: p50/p90 over repeats.
-Sizes run in ascending order in one process, so the peak RSS after a size belongs to that size.
+Sizes (and dtypes, smaller first) run in ascending order in one process, so the peak RSS after a size belongs to
+that size; ``overhead_mb`` is that peak minus the RSS before the item matrix and the matrix itself.
 Goals (2 CPUs): 1M items top-10 at batch 1 in <= 100 ms; batch 64 <= 10x the batch-1 time.
 """
 
@@ -58,9 +59,9 @@ def run(args: argparse.Namespace) -> dict:
     ranker = Ranker(normalize=True, temperature=0.1, chunk_size=args.chunk_size)
     rows = []
     for n in args.sizes:
-        for dtype in args.dtypes:
+        for dtype in sorted(args.dtypes, key=lambda d: getattr(torch, d).itemsize):  # peak RSS grows every time
             gc.collect()
-            base_rss = benchlib.current_rss_mb()
+            base_rss, peak_before = benchlib.current_rss_mb(), benchlib.peak_rss_mb()
             items = item_matrix(n, args.dim, getattr(torch, dtype))
             for threads, batch in ((t, b) for t in args.threads for b in args.batches):
                 torch.set_num_threads(threads)
@@ -80,7 +81,9 @@ def run(args: argparse.Namespace) -> dict:
             items_mb = items.numel() * items.element_size() / 2**20
             for r in rows:
                 if r["items"] == n and r["dtype"] == dtype:
-                    r.update(items_mb=items_mb, peak_rss_mb=peak, overhead_mb=max(peak - base_rss - items_mb, 0.0))
+                    r.update(items_mb=items_mb, peak_rss_mb=peak)
+                    if peak > peak_before:  # else this size's peak is hidden under an earlier one
+                        r["overhead_mb"] = max(peak - base_rss - items_mb, 0.0)
             del items
     for r in rows:  # growth against the next-smaller catalogue and against batch 1
         same = [s for s in rows if s["dtype"] == r["dtype"] and s["threads"] == r["threads"]]
