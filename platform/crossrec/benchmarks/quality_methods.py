@@ -86,5 +86,6 @@ def _fit_crossrec(spec: MethodSpec, split: TargetSplit, base: TrainConfig, seed:
     scorer = CrossRecScorer(trainer.model, split, device=trainer.device, batch_size=cfg.eval.batch_size)
     info = {"best_epoch": result.best_epoch, "epochs": result.epochs, "stopped_by": result.stopped_by,
             "best_valid_ndcg_at_10": result.best_valid_ndcg, **{f"trainable_{k}": v for k, v in counts.items()},
-            "precision": cfg.backbone.precision, "lora": cfg.lora is not None}
+            "precision": cfg.backbone.precision, "lora": cfg.lora is not None,
+            "valid_ndcg_curve": [round(h["valid_ndcg_at_10"], 4) for h in result.history]}
     return FittedMethod(scorer, cfg.model.tower.max_len, time.perf_counter() - t0, info)
