@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             rows = run_quality(cfg, args.methods)
             rows = merge_with_cache(rows, cfg)
-        meta = {"command": command, "machine": machine_info(), "wall_minutes": (time.perf_counter() - t0) / 60,
+        meta = {"command": command, "config": args.config, "machine": machine_info(),
+                "wall_minutes": (time.perf_counter() - t0) / 60,
                 "dataset": cfg.dataset or f"synthetic {cfg.synthetic.model_dump_json() if cfg.synthetic else ''}"}
         paths = write_report(rows, cfg, meta)
     except CrossrecError as exc:

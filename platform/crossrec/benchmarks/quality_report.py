@@ -69,8 +69,11 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
              f"torch {meta['machine'].get('torch')}, {meta['machine'].get('platform')}",
              f"- Dataset: `{meta['dataset']}`; seeds {cfg.seeds}; budget per fit: ≤ {cfg.budget.max_epochs} epochs, "
              f"≤ {cfg.budget.max_minutes:g} min, patience {cfg.budget.patience} (method overrides below)",
-             f"- Wall time of the whole run: {meta['wall_minutes']:.1f} min (fits + evaluations; cached results count "
-             "with their original fit time in the table)", ""]
+             f"- Compute of all results: {meta['total_fit_eval_minutes']:.1f} min of fits + evaluations (summed over "
+             f"results; per-result fit times are in the table); this invocation took {meta['wall_minutes']:.1f} min, "
+             "as finished results are read from the cache",
+             f"- Reproduce everything: `python bench/quality.py --config {meta.get('config', '<config>')}` "
+             "(add `--targets` / `--methods` to run parts in parallel processes; they share the cache)", ""]
     for target, methods in summary.items():
         lines += [f"## Target `{target}`", "",
                   "| method | kind | seeds | overall | cold | warm | Recall@10 | valid NDCG@10 | fit min/seed |",
@@ -136,7 +139,8 @@ def write_report(rows: list[dict[str, Any]], cfg: QualityConfig, meta: dict[str,
     summary = aggregate(rows)
     comp = comparisons(summary, cfg)
     paths = {"json": out / f"{cfg.name}.json", "md": out / f"{cfg.name}.md", "png": out / f"{cfg.name}.png"}
-    payload = {**meta, "config": cfg.model_dump(mode="json"), "summary": summary, "comparisons": comp, "rows": rows}
+    meta = {**meta, "total_fit_eval_minutes": sum(r["fit_seconds"] + r.get("eval_seconds", 0.0) for r in rows) / 60}
+    payload = {**meta, "quality_config": cfg.model_dump(mode="json"), "summary": summary, "comparisons": comp, "rows": rows}
     atomic_write_text(paths["json"], json.dumps(payload, indent=2, default=float) + "\n")
     render_plot(summary, paths["png"])
     atomic_write_text(paths["md"], render_markdown(summary, comp, cfg, meta).replace("quality.png", paths["png"].name))
