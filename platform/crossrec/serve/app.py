@@ -34,6 +34,22 @@ class AppArgs(StrictModel):
 SERVE_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0", "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
              "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1000", "RAY_SERVE_LOG_TO_STDERR": "0", "OMP_NUM_THREADS": "1"}
 
+# Settings of the Serve controller, read from the environment of the process that starts Ray (they must be
+# set before ``ray.init`` / ``ray start``). Serve gives a starting HTTP proxy 5 s to answer its first ready
+# check, then kills it; on a busy 2-core machine a proxy's Python start-up alone can take longer, and
+# ``serve.start`` then fails with "ProxyActor ... killed by ray.kill". 60 s is the time ``serve.start``
+# waits for the proxy anyway.
+CONTROLLER_ENV = {"RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60"}
+
+
+def export_serve_env() -> None:
+    """Put SERVE_ENV and CONTROLLER_ENV into this process's environment (values already set win).
+
+    Call before ``ray.init``: the Serve controller and proxy inherit them from the process that starts Ray.
+    """
+    for key, value in {**SERVE_ENV, **CONTROLLER_ENV}.items():
+        os.environ.setdefault(key, value)
+
 # Per-deployment defaults for one 2-core machine (serve_configs/*.yaml override them field by field).
 # max_ongoing_requests well above Serve's default of 5: one replica each must absorb 64 clients without
 # the router's back-off; a quarter CPU each so the graph fits beside the Ray runtime.
@@ -73,8 +89,7 @@ def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, **kwa
     import ray
     from ray import serve
 
-    for key, value in SERVE_ENV.items():  # the proxy and controller inherit these from this process
-        os.environ.setdefault(key, value)
+    export_serve_env()
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
                  ignore_reinit_error=True, log_to_driver=False)
