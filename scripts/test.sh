@@ -8,7 +8,7 @@ venv="${CROSSREC_VENV:-$repo/.venv}"
 cd "$repo"
 echo "[test] ruff check"
 "$venv/bin/python" -m ruff check platform tests jobs bench || exit 1
-"$venv/bin/python" -m pytest "${@:-tests}" -q -p no:cacheprovider --timeout=900
+"$venv/bin/python" -m pytest "${@:-tests}" -q -p no:cacheprovider --timeout=900 --durations=20
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "no tests collected; treating as success"

@@ -9,6 +9,7 @@ shared permutation of the windows each epoch.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +36,16 @@ def _wrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
     )
 
 
+def worker_log(message: str) -> None:
+    """One progress line from a Train worker.
+
+    Ray Train 2.5x patches ``print`` in workers to log *and* echo each line when stdout is wrapped, so every
+    ``print`` reached the driver twice; writing to stdout directly gives one line.
+    """
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     """Worker entry point. ``loop_config = {"train": TrainConfig as JSON dict, "target": str}``."""
     cfg = TrainConfig.from_dict(loop_config["train"], source="train_loop_config")
@@ -44,7 +55,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     if cfg.scaling.torch_threads:
         torch.set_num_threads(cfg.scaling.torch_threads)
     device = ray.train.torch.get_device() if cfg.scaling.use_gpu else torch.device("cpu")
-    log = print if rank == 0 else (lambda _msg: None)
+    log = worker_log if rank == 0 else (lambda _msg: None)
 
     split = load_split_for(cfg.dataset, target)
     trainer = TargetDomainTrainer(cfg, split, device=device, wrap=_wrap_ddp if world > 1 else None,
