@@ -33,6 +33,18 @@ def test_serve_load_quick(serve_bundle, local_ray, tmp_path) -> None:
     assert data["overhead_ratio_1_client"] > 0 and data["scaling_rps_ratio"] > 0
     assert {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"} <= data["cpu_ms_per_request"][0].keys()
     assert (tmp_path / "serving.md").read_text().startswith("# Serving load")
+    goals = {g["goal"].split(" ")[0]: g for g in data["goals"]}
+    assert set(goals) == {"Serve", "req/s", "zero"} and goals["zero"]["met"] is True
+    assert goals["Serve"]["measured"] == pytest.approx(data["overhead_ratio_1_client"])
+    assert goals["Serve"]["met"] == (data["overhead_ratio_1_client"] <= 3)
+
+    import perf_report  # bench/perf_report.py: the serving goals and findings reach performance.md
+
+    (tmp_path / "perf").mkdir()
+    (tmp_path / "serving.json").rename(tmp_path / "perf" / "serving.json")
+    page = perf_report.render(tmp_path / "perf")
+    assert "| serving | Serve p50 at 1 client <= 3x the in-process p50 |" in page
+    assert "Serving at 1 client: Serve p50" in page
 
 
 def test_serve_faults_quick_replicas_are_replaced(serve_bundle, local_ray, tmp_path) -> None:
