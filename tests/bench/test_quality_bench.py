@@ -73,6 +73,11 @@ def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, cap
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")} == mtimes
     assert json.loads((out / "q.json").read_text())["summary"] == data["summary"]
 
+    # --report-only renders the same figures from the cache and says so.
+    assert quality.main(["--config", str(config), "--report-only"]) == 0
+    assert json.loads((out / "q.json").read_text())["summary"] == data["summary"]
+    assert "Page rendered from the cached results by: `python bench/quality.py" in (out / "q.md").read_text()
+
 
 def test_aggregate_mean_std_and_ratio() -> None:
     def row(method: str, seed: int, ndcg: float, baseline: bool) -> dict:

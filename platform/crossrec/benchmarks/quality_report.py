@@ -64,7 +64,8 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
              "Protocol: `../shared/BENCHMARK.md` (temporal leave-one-out in the target domain, full ranking over the",
              "target catalogue, visible target history removed). Test NDCG@10 per slice; mean ± std over seeds where",
              "a method ran on several seeds. Early stopping and every choice use the valid split only.", "",
-             f"- Command: `{meta['command']}`",
+             (f"- Page rendered from the cached results by: `{meta['command']}`" if "--report-only" in meta["command"]
+              else f"- Command: `{meta['command']}`"),
              f"- Machine: {meta['machine'].get('cpus')} CPUs ({meta['machine'].get('cpu_model', '?')}), "
              f"torch {meta['machine'].get('torch')}, {meta['machine'].get('platform')}",
              f"- Dataset: `{meta['dataset']}`; seeds {cfg.seeds}; budget per fit: ≤ {cfg.budget.max_epochs} epochs, "
