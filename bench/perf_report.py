@@ -193,7 +193,8 @@ def serving_findings(serving: dict[str, Any]) -> list[str]:
     parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1]))
     out = [f"Serving at 1 client: Serve p50 {on[1]['p50_ms']:.1f} ms against {local['p50_ms']:.1f} ms for the same "
            f"request path in-process ({on[1]['p50_ms'] / local['p50_ms']:.1f}x). The Serve processes spent "
-           f"{total:.1f} ms of CPU per request ({parts}): the HTTP proxy, the Ingress and three deployment hops "
+           f"{total:.1f} ms of CPU per request ({parts}; this includes each process's background work, control "
+           f"loops, metrics and health checks, spread over the requests): the HTTP proxy, the Ingress and three deployment hops "
            f"each parse, route and (de)serialise, which costs more than the model's own work. What is ours to cut "
            f"is done (one chain per batch, user code on the replica's event loop, buffered request logs); fewer "
            f"hops (Encoder + Fusion + Ranker in one deployment) would trade the per-stage autoscaling for latency."]
