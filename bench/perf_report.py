@@ -191,10 +191,13 @@ def serving_findings(serving: dict[str, Any]) -> list[str]:
     procs = {k: v for k, v in cpu[1].items() if k not in ("batching", "clients")}
     total = sum(procs.values())
     parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1]))
+    idle = serving.get("idle_cpu_ms_per_s") or {}
+    background = (f" Idle, with no request in flight, the Serve processes use {sum(idle.values()):.0f} ms of CPU per "
+                  f"second (control loops, metrics, health checks), i.e. {sum(idle.values()) / on[1]['rps']:.1f} ms "
+                  f"of the per-request figure at {on[1]['rps']:.0f} req/s." if idle else "")
     out = [f"Serving at 1 client: Serve p50 {on[1]['p50_ms']:.1f} ms against {local['p50_ms']:.1f} ms for the same "
            f"request path in-process ({on[1]['p50_ms'] / local['p50_ms']:.1f}x). The Serve processes spent "
-           f"{total:.1f} ms of CPU per request ({parts}; this includes each process's background work, control "
-           f"loops, metrics and health checks, spread over the requests): the HTTP proxy, the Ingress and three deployment hops "
+           f"{total:.1f} ms of CPU per request ({parts}).{background} The rest is per request: the HTTP proxy, the Ingress and three deployment hops "
            f"each parse, route and (de)serialise, which costs more than the model's own work. What is ours to cut "
            f"is done (one chain per batch, user code on the replica's event loop, buffered request logs); fewer "
            f"hops (Encoder + Fusion + Ranker in one deployment) would trade the per-stage autoscaling for latency."]

@@ -74,6 +74,20 @@ def serving_goals(summary: dict) -> list[dict]:
     ]
 
 
+def idle_cpu(seconds: float) -> dict[str, float]:
+    """CPU milliseconds per second each Serve role spends with no request in flight (control loops, metrics,
+    health checks): the background part of the per-request CPU figures."""
+    from crossrec.serve.processes import cpu_seconds, serve_processes
+
+    procs = serve_processes()
+    before = {p.name: cpu_seconds(p.pid) for p in procs}
+    time.sleep(seconds)
+    idle: dict[str, float] = {}
+    for p in procs:
+        idle[p.role] = idle.get(p.role, 0.0) + (cpu_seconds(p.pid) - before[p.name]) * 1000 / seconds
+    return {k: round(v, 2) for k, v in idle.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_args(ap, "docs/results/serving.json")
@@ -85,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     levels = [1, 8] if args.quick else [1, 8, 32, 64]
     duration = 1.5 if args.quick else args.duration
     rows = [in_process(bundle, bodies, 50 if args.quick else 500)]
-    cpu_rows = []
+    cpu_rows, idle_ms_per_s = [], {}
     for batching in (True, False):
         url = start(bundle, port, batching=batching)
         try:
             from crossrec.serve.loadgen import run_load
 
             run_load(url, bodies, 4, duration_s=1.0, max_requests=40)  # warm-up (JIT paths, connections)
+            if batching:
+                time.sleep(1.0)
+                idle_ms_per_s = idle_cpu(1.0 if args.quick else 5.0)
             for clients in levels:
                 row, cpu = measure(url, bodies, clients, duration, args.max_requests)
                 rows.append({**row, "batching": "on" if batching else "off"})
@@ -113,13 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     cpu_table = format_table(cpu_rows, ["batching", "clients", *roles])
     print(table)
     print("\nCPU ms per request, by Serve process:\n" + cpu_table)
+    print("\nIdle CPU ms per second (no requests), by Serve process: "
+          + ", ".join(f"{k} {v:.1f}" for k, v in idle_ms_per_s.items()))
     print(f"\nServe p50 at 1 client / in-process p50: {summary['overhead_ratio_1_client']:.1f}x (goal <= 3x); "
           f"req/s at {top} vs 1 client: {summary['scaling_rps_ratio']:.1f}x (goal >= 5x); "
           f"errors: {summary['errors']}")
     out = write_json(args.out, {"bundle": str(bundle), "target": target, "quick": args.quick,
-                                "duration_s": duration, "results": rows, "cpu_ms_per_request": cpu_rows, **summary})
+                                "duration_s": duration, "results": rows, "cpu_ms_per_request": cpu_rows,
+                                "idle_cpu_ms_per_s": idle_ms_per_s, **summary})
     write_atomic(out.with_suffix(".md"), f"# Serving load ({bundle}, target {target})\n\n{table}\n\n"
-                 f"CPU ms per request, by Serve process:\n\n{cpu_table}\n")
+                 f"CPU ms per request, by Serve process:\n\n{cpu_table}\n\nIdle CPU ms per second (no requests): "
+                 + ", ".join(f"{k} {v:.1f}" for k, v in idle_ms_per_s.items()) + "\n")
     return 0
 
 

@@ -32,6 +32,8 @@ def test_serve_load_quick(serve_bundle, local_ray, tmp_path) -> None:
     assert data["errors"] == 0 and all(r["requests"] > 0 and r["p50_ms"] > 0 for r in data["results"])
     assert data["overhead_ratio_1_client"] > 0 and data["scaling_rps_ratio"] > 0
     assert {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"} <= data["cpu_ms_per_request"][0].keys()
+    idle = data["idle_cpu_ms_per_s"]
+    assert {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"} <= idle.keys() and min(idle.values()) >= 0
     assert (tmp_path / "serving.md").read_text().startswith("# Serving load")
     goals = {g["goal"].split(" ")[0]: g for g in data["goals"]}
     assert set(goals) == {"Serve", "req/s", "zero"} and goals["zero"]["met"] is True
