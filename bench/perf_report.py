@@ -107,8 +107,6 @@ def goal_rows(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for name, d in data.items():
         for g in d.get("goals", []):
-            if not isinstance(g, dict):  # an older results file (goals as a name -> bool mapping)
-                continue
             rows.append({"benchmark": name, "goal": g["goal"], "measured": g["measured"],
                          "ratio_to_goal": g["ratio_to_goal"], "met": "yes" if g["met"] else "**no**"})
     return rows
@@ -188,7 +186,10 @@ def serving_findings(serving: dict[str, Any]) -> list[str]:
     cpu = {c["clients"]: c for c in serving.get("cpu_ms_per_request", []) if c.get("batching") == "on"}
     if not local or 1 not in on or 1 not in cpu:
         return []
-    procs = {k: v for k, v in cpu[1].items() if k not in ("batching", "clients")}
+    def by_process(row: dict[str, Any]) -> dict[str, float]:
+        return {k: v for k, v in row.items() if k not in ("batching", "clients")}
+
+    procs = by_process(cpu[1])
     total = sum(procs.values())
     parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1]))
     idle = serving.get("idle_cpu_ms_per_s") or {}
@@ -203,7 +204,7 @@ def serving_findings(serving: dict[str, Any]) -> list[str]:
            f"hops (Encoder + Fusion + Ranker in one deployment) would trade the per-stage autoscaling for latency."]
     top = serving.get("scaling_clients")
     if top in on and top in cpu:
-        ctop = sum(v for k, v in cpu[top].items() if k not in ("batching", "clients"))
+        ctop = sum(by_process(cpu[top]).values())
         out.append(f"Serving throughput: {on[top]['rps']:.0f} req/s at {top} clients vs {on[1]['rps']:.0f} at 1 "
                    f"({on[top]['rps'] / on[1]['rps']:.1f}x). Batching cut the CPU per request from {total:.1f} to "
                    f"{ctop:.1f} ms, so {top} clients used {on[top]['rps'] * ctop / 1000:.2f} CPU-seconds per second "

@@ -53,11 +53,19 @@ def measure(url: str, bodies: list[dict], clients: int, duration: float, max_req
     procs = serve_processes()
     before = {p.name: cpu_seconds(p.pid) for p in procs}
     r = run_load(url, bodies, clients, duration_s=duration, max_requests=max_requests)
-    cpu: dict[str, float] = {}
-    for p in procs:
-        cpu[p.role] = cpu.get(p.role, 0.0) + (cpu_seconds(p.pid) - before[p.name]) * 1000 / max(r.requests, 1)
     row = {"mode": "serve", "clients": clients, **{k: v for k, v in r.as_dict().items() if k in COLUMNS}}
-    return row, {"clients": clients, **{k: round(v, 2) for k, v in cpu.items()}}
+    return row, {"clients": clients, **cpu_ms_by_role(procs, before, per=max(r.requests, 1))}
+
+
+def cpu_ms_by_role(procs, before: dict[str, float], per: float) -> dict[str, float]:
+    """CPU milliseconds each Serve role (replicas of one deployment summed) used since ``before``, divided by
+    ``per`` (requests served, or seconds slept)."""
+    from crossrec.serve.processes import cpu_seconds
+
+    ms: dict[str, float] = {}
+    for p in procs:
+        ms[p.role] = ms.get(p.role, 0.0) + (cpu_seconds(p.pid) - before[p.name]) * 1000 / per
+    return {k: round(v, 2) for k, v in ms.items()}
 
 
 def serving_goals(summary: dict) -> list[dict]:
@@ -82,10 +90,7 @@ def idle_cpu(seconds: float) -> dict[str, float]:
     procs = serve_processes()
     before = {p.name: cpu_seconds(p.pid) for p in procs}
     time.sleep(seconds)
-    idle: dict[str, float] = {}
-    for p in procs:
-        idle[p.role] = idle.get(p.role, 0.0) + (cpu_seconds(p.pid) - before[p.name]) * 1000 / seconds
-    return {k: round(v, 2) for k, v in idle.items()}
+    return cpu_ms_by_role(procs, before, per=seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     cpu_table = format_table(cpu_rows, ["batching", "clients", *roles])
     print(table)
     print("\nCPU ms per request, by Serve process:\n" + cpu_table)
-    print("\nIdle CPU ms per second (no requests), by Serve process: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in idle_ms_per_s.items()))
+    idle_line = "Idle CPU ms per second (no requests), by Serve process: " + ", ".join(
+        f"{k} {v:.1f}" for k, v in idle_ms_per_s.items())
+    print("\n" + idle_line)
     print(f"\nServe p50 at 1 client / in-process p50: {summary['overhead_ratio_1_client']:.1f}x (goal <= 3x); "
           f"req/s at {top} vs 1 client: {summary['scaling_rps_ratio']:.1f}x (goal >= 5x); "
           f"errors: {summary['errors']}")
@@ -139,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                                 "duration_s": duration, "results": rows, "cpu_ms_per_request": cpu_rows,
                                 "idle_cpu_ms_per_s": idle_ms_per_s, **summary})
     write_atomic(out.with_suffix(".md"), f"# Serving load ({bundle}, target {target})\n\n{table}\n\n"
-                 f"CPU ms per request, by Serve process:\n\n{cpu_table}\n\nIdle CPU ms per second (no requests): "
-                 + ", ".join(f"{k} {v:.1f}" for k, v in idle_ms_per_s.items()) + "\n")
+                 f"CPU ms per request, by Serve process:\n\n{cpu_table}\n\n{idle_line}\n")
     return 0
 
 
