@@ -122,8 +122,12 @@ def worker_kill(work: Path, epochs: int, kill_at: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ sweep kill
 def _trial_states(sweep_dir: Path) -> dict[str, str]:
-    """Trial id -> status from Tune's latest saved experiment state (what a restore reads)."""
-    states = sorted(sweep_dir.glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
+    """Trial id -> status from Tune's latest saved experiment state (what a restore reads).
+
+    "Latest" is the greatest file name (its start timestamp), as in Tune's own restore. Not the newest
+    mtime: a resumed run re-uploads the older run's state file next to its own at the end, so mtime
+    order between the two is arbitrary (a CI run read the stale one)."""
+    states = sorted(sweep_dir.glob("experiment_state-*.json"), key=lambda p: p.name)
     if not states:
         return {}
     try:

@@ -50,3 +50,18 @@ def test_killed_sweep_driver_resumes_keeping_finished_trials(tmp_path) -> None:
     check = tf.check_resumed(killed, len(QUICK["grid"]))
     assert check["finished_trials_unchanged"] and check["all_finished"], check
     assert check["results_rows"] == len(QUICK["grid"])
+
+
+def test_trial_states_read_the_newest_run_not_the_newest_mtime(tmp_path) -> None:
+    """A resumed sweep re-uploads the first run's state file after its own: the name decides, as in Tune."""
+    import json
+    import os
+
+    def state(name: str, status: str, mtime: float) -> None:
+        path = tmp_path / f"experiment_state-{name}.json"
+        path.write_text(json.dumps({"trial_data": [[json.dumps({"trial_id": "t0", "status": status}), "{}"]]}))
+        os.utime(path, (mtime, mtime))
+
+    state("2026-11-30_04-30-27", "TERMINATED", 1000.0)  # the resumed run's state
+    state("2026-11-30_04-30-19", "PENDING", 2000.0)  # the killed run's, copied back later
+    assert tf._trial_states(tmp_path) == {"t0": "TERMINATED"}
