@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+VECTOR_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
 
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on: CPU count/model, memory, Python/torch/ray versions, load."""
@@ -34,6 +36,8 @@ def machine_info() -> dict[str, Any]:
     try:
         cpu = Path("/proc/cpuinfo").read_text()
         info["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if "model name" in ln), "?")
+        flags = next((ln.split(":", 1)[1].split() for ln in cpu.splitlines() if ln.startswith("flags")), [])
+        info["cpu_vector_flags"] = [f for f in VECTOR_FLAGS if f in flags]  # bf16 and batch figures depend on them
         mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
         info["mem_gib"] = round(int(mem) / 2**20, 1)
     except OSError:

@@ -1,12 +1,15 @@
 """Ranker scaling: top-k latency and memory against catalogue size, batch 1 and batch 64, side by side.
 
     python bench/ranker_scaling.py [--sizes 1000,10000,100000,1000000] [--dim 384] [--batches 1,64]
-                                   [--k 10] [--exclude 50] [--chunk-size 65536] [--threads 1,2] [--quick]
+                                   [--k 10] [--exclude 50] [--chunk-size 65536] [--threads 1,2] [--no-compare-native] [--quick]
                                    [--out docs/results/ranker_scaling.json]
 
-Random item matrices (N, dim) in float32 (exact) and bfloat16 (half the bytes) and users (B, dim); each user excludes ``--exclude`` random
-items (seen-item filtering). What is timed is :meth:`crossrec.model.ranker.Ranker.topk` as serving calls it
-(cosine, temperature, chunked, exclusions), after one warm-up call per shape: p50/p90 over repeats.
+Random item matrices (N, dim) in float32 (exact) and bfloat16 (half the bytes) and users (B, dim); each user
+excludes ``--exclude`` random items (seen-item filtering). What is timed is
+:meth:`crossrec.model.ranker.Ranker.topk` as serving calls it (cosine, temperature, chunked, exclusions), after
+one warm-up call per shape: p50/p90 over repeats. ``scoring`` is the Ranker's path: batches against bf16 items
+on a CPU without native bf16 dot products score float32 slices; ``--compare-native`` (default) also times the
+native product there, side by side.
 Sizes (and dtypes, smaller first) run in ascending order in one process, so the peak RSS after a size belongs to
 that size; ``overhead_mb`` is that peak minus the RSS before the item matrix and the matrix itself.
 Goals (2 CPUs): 1M items top-10 at batch 1 in <= 100 ms; batch 64 <= 10x the batch-1 time.
@@ -54,9 +57,20 @@ def time_topk(ranker: Ranker, users: torch.Tensor, items: torch.Tensor, k: int, 
     return wall, cpu
 
 
+def _rankers(args: argparse.Namespace, batch: int, items: torch.Tensor) -> list[tuple[str, Ranker]]:
+    """(scoring path, ranker) pairs to time: serving's choice, plus the native reduced-precision product beside
+    it where serving's choice is the float32-slice path (``--compare-native``)."""
+    auto = Ranker(normalize=True, temperature=0.1, chunk_size=args.chunk_size)
+    if not auto.scores_in_float32_slices(batch, items):
+        return [("native", auto)]
+    pairs = [("float32 slices", auto)]
+    if args.compare_native:
+        pairs.append(("native", Ranker(normalize=True, temperature=0.1, chunk_size=args.chunk_size, upcast=False)))
+    return pairs
+
+
 def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(0)
-    ranker = Ranker(normalize=True, temperature=0.1, chunk_size=args.chunk_size)
     rows = []
     for n in args.sizes:
         for dtype in sorted(args.dtypes, key=lambda d: getattr(torch, d).itemsize):  # peak RSS grows every time
@@ -67,16 +81,18 @@ def run(args: argparse.Namespace) -> dict:
                 torch.set_num_threads(threads)
                 users = torch.randn(batch, args.dim)
                 exclude = [rng.choice(n, size=min(args.exclude, n - args.k), replace=False) for _ in range(batch)]
-                wall, cpu = time_topk(ranker, users, items, args.k, exclude, args.budget_s, args.max_repeats)
-                _, idx = ranker.topk(users, items, args.k, exclude)
-                assert not any(np.isin(idx[b].numpy(), exclude[b]).any() for b in range(batch)), "excluded item returned"
-                p50 = statistics.median(wall)
-                rows.append({"items": n, "dtype": dtype, "threads": threads, "batch": batch, "k": args.k, "p50_ms": p50,
-                             "p90_ms": float(np.percentile(wall, 90)), "cpu_ms": statistics.median(cpu),
-                             "per_user_ms": p50 / batch, "items_per_s_per_user": n * batch / (p50 / 1000),
-                             "repeats": len(wall)})
-                print(f"  N={n:>8} {dtype:>8} threads={threads} B={batch:>3}: p50 {p50:8.2f} ms, cpu {rows[-1]['cpu_ms']:8.2f} ms "
-                      f"({len(wall)} runs)", flush=True)
+                for path_index, (scoring, ranker) in enumerate(_rankers(args, batch, items)):
+                    wall, cpu = time_topk(ranker, users, items, args.k, exclude, args.budget_s, args.max_repeats)
+                    _, idx = ranker.topk(users, items, args.k, exclude)
+                    assert not any(np.isin(idx[b].numpy(), exclude[b]).any() for b in range(batch)), "excluded item returned"
+                    p50 = statistics.median(wall)
+                    rows.append({"items": n, "dtype": dtype, "threads": threads, "batch": batch, "scoring": scoring,
+                                 "serving_path": path_index == 0, "k": args.k,
+                                 "p50_ms": p50, "p90_ms": float(np.percentile(wall, 90)),
+                                 "cpu_ms": statistics.median(cpu), "per_user_ms": p50 / batch,
+                                 "items_per_s_per_user": n * batch / (p50 / 1000), "repeats": len(wall)})
+                    print(f"  N={n:>8} {dtype:>8} threads={threads} B={batch:>3} {scoring:>14}: p50 {p50:8.2f} ms, "
+                          f"cpu {rows[-1]['cpu_ms']:8.2f} ms ({len(wall)} runs)", flush=True)
             peak = benchlib.peak_rss_mb()
             items_mb = items.numel() * items.element_size() / 2**20
             for r in rows:
@@ -87,7 +103,7 @@ def run(args: argparse.Namespace) -> dict:
             del items
     for r in rows:  # growth against the next-smaller catalogue and against batch 1
         same = [s for s in rows if s["dtype"] == r["dtype"] and s["threads"] == r["threads"]]
-        smaller = [s for s in same if s["batch"] == r["batch"] and s["items"] < r["items"]]
+        smaller = [s for s in same if s["batch"] == r["batch"] and s["scoring"] == r["scoring"] and s["items"] < r["items"]]
         if smaller:
             prev = max(smaller, key=lambda s: s["items"])
             r["x_time_vs_smaller"] = r["p50_ms"] / prev["p50_ms"]
@@ -100,8 +116,10 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def goals(rows: list[dict]) -> list[dict]:
-    """The issue's ranker goals, checked on the largest catalogue measured (1M in the full run)."""
+    """The issue's ranker goals, checked on the largest catalogue measured (1M in the full run), on the path
+    serving takes (not the ``--compare-native`` rows)."""
     out = []
+    rows = [r for r in rows if r["serving_path"]]
     for dtype, threads in dict.fromkeys((r["dtype"], r["threads"]) for r in rows):
         same = [r for r in rows if r["dtype"] == dtype and r["threads"] == threads]
         n = max(r["items"] for r in same)
@@ -133,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", default="1,2", help="torch thread counts to run, side by side")
     ap.add_argument("--budget-s", type=float, default=3.0, help="timing budget per (size, batch)")
     ap.add_argument("--max-repeats", type=int, default=50)
+    ap.add_argument("--compare-native", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the native bf16 product where the Ranker takes float32 slices")
     ap.add_argument("--quick", action="store_true", help="1k and 10k items, batch 1 and 8, few repeats")
     ap.add_argument("--out", default="docs/results/ranker_scaling.json")
     args = ap.parse_args(argv)
@@ -144,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes, args.batches, args.budget_s, args.max_repeats = [1000, 10000], [1, 8], 0.2, 5
     result = run(args)
     result["command"] = "python bench/ranker_scaling.py" + (" --quick" if args.quick else "")
-    cols = ["items", "dtype", "threads", "batch", "p50_ms", "cpu_ms", "p90_ms", "per_user_ms", "x_time_vs_smaller", "x_vs_batch1",
+    cols = ["items", "dtype", "threads", "batch", "scoring", "p50_ms", "cpu_ms", "p90_ms", "per_user_ms", "x_time_vs_smaller", "x_vs_batch1",
             "items_mb", "peak_rss_mb", "overhead_mb"]
     print(benchlib.format_table(result["results"], cols))
     for g in result["goals"]:

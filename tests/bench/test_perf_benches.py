@@ -73,6 +73,20 @@ def test_ranker_scaling_rows_and_goals(results: Path) -> None:
     big = [r for r in rows if r["items"] == 10000]
     assert all(r["x_items_vs_smaller"] == 10 and r["items_mb"] > 0 for r in big)
     assert len(data["goals"]) == 12  # per (dtype, threads): batch-1 latency (wall, CPU) and batch/batch-1 ratio
+    serving = [(r["items"], r["batch"], r["dtype"], r["threads"]) for r in rows if r["serving_path"]]
+    assert len(serving) == len(set(serving)) == 16  # one serving-path row per case; extra rows are comparisons
+    import torch
+
+    from crossrec.model.ranker import upcasts_for_batches
+
+    slices = upcasts_for_batches(torch.zeros(1, 1, dtype=torch.bfloat16))
+    for r in rows:
+        if r["batch"] == 1 or r["dtype"] == "float32":
+            assert r["scoring"] == "native" and r["serving_path"]
+        elif r["serving_path"]:
+            assert r["scoring"] == ("float32 slices" if slices else "native")
+        else:  # --compare-native: the native product timed beside the float32 slices
+            assert slices and r["scoring"] == "native"
 
 
 def test_backbone_memory_quick(results: Path) -> None:

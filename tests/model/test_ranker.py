@@ -37,3 +37,38 @@ def test_bad_arguments_are_clear() -> None:
         Ranker().topk(torch.randn(1, 4), torch.randn(3, 5), k=1)
     with pytest.raises(ValueError, match="k should be positive, got 0"):
         Ranker().topk(torch.randn(1, 4), torch.randn(3, 4), k=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("native", [True, False])
+def test_reduced_precision_items_rank_like_float32_copies(monkeypatch, dtype, native) -> None:
+    """bf16/fp16 items: batches score through float32 slices on CPUs without native support, the native product
+    elsewhere; either way the order is that of the float32 copy of the same items (cosine, exclusions, chunks)."""
+    import crossrec.model.ranker as ranker_mod
+
+    flags = {torch.bfloat16: "avx512_bf16", torch.float16: "avx512_fp16"}[dtype]
+    monkeypatch.setattr(ranker_mod, "_cpu_flags", lambda: frozenset({"avx2", flags} if native else {"avx2"}))
+    g = torch.Generator().manual_seed(1)
+    users, items = torch.randn(6, 16, generator=g), torch.randn(5000, 16, generator=g).to(dtype)
+    assert ranker_mod.upcasts_for_batches(items) is not native
+    exclude = [np.arange(i * 10) for i in range(6)]
+    ranker = Ranker(normalize=True, temperature=0.5, chunk_size=3000)  # chunks cross the 2,048-row slices
+    scores, idx = ranker.topk(users, items, k=20, exclude=exclude)
+    want_s, want_i = ranker.topk(users, items.float(), k=20, exclude=exclude)
+    tol = 2e-2 if native else 1e-5  # native: users in bf16/fp16 too; upcast: float32 users x exact item values
+    assert torch.allclose(scores, want_s, atol=tol)
+    if not native:
+        assert torch.equal(idx, want_i)
+    assert all(not set(row.tolist()) & set(ex.tolist()) for row, ex in zip(idx, exclude, strict=True))
+    one_s, _ = ranker.topk(users[:1], items, k=20, exclude=exclude[:1])  # batch 1: the native product
+    assert torch.allclose(one_s, want_s[:1], atol=2e-2)
+
+
+def test_float32_items_never_upcast_and_integer_items_are_refused(monkeypatch) -> None:
+    import crossrec.model.ranker as ranker_mod
+
+    monkeypatch.setattr(ranker_mod, "_cpu_flags", lambda: frozenset())
+    assert not ranker_mod.upcasts_for_batches(torch.zeros(2, 2))
+    assert ranker_mod.upcasts_for_batches(torch.zeros(2, 2, dtype=torch.bfloat16))
+    with pytest.raises(ValueError, match="floating-point"):
+        Ranker().topk(torch.randn(1, 4), torch.zeros(3, 4, dtype=torch.int8), k=1)
