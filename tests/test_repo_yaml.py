@@ -92,6 +92,7 @@ CHECKS = {
     "jobs/configs/embed_items_local.yaml": check_job("EmbedItemsJobConfig"),
     "platform/crossrec/configs/quickstart_train.yaml": check_quickstart_train,
     "bench/configs/quality_ml1m.yaml": check_quality,
+    "bench/configs/quality_ml1m_long.yaml": check_quality,
     "bench/configs/quality_crossrec_base.yaml": check_train,
 }
 PREFIX_CHECKS = {
