@@ -23,6 +23,8 @@ def machine_info() -> dict[str, Any]:
     """What the figures were measured on: CPU count/model, memory, Python/torch/ray versions, load."""
     import torch
 
+    from crossrec.model.ranker import cpu_flags  # the flags the Ranker picks its bf16 path by
+
     info: dict[str, Any] = {
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -33,11 +35,10 @@ def machine_info() -> dict[str, Any]:
         "loadavg_1m": os.getloadavg()[0],
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+    info["cpu_vector_flags"] = [f for f in VECTOR_FLAGS if f in cpu_flags()]  # bf16 and batch figures depend on them
     try:
         cpu = Path("/proc/cpuinfo").read_text()
         info["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if "model name" in ln), "?")
-        flags = next((ln.split(":", 1)[1].split() for ln in cpu.splitlines() if ln.startswith("flags")), [])
-        info["cpu_vector_flags"] = [f for f in VECTOR_FLAGS if f in flags]  # bf16 and batch figures depend on them
         mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
         info["mem_gib"] = round(int(mem) / 2**20, 1)
     except OSError:

@@ -47,7 +47,7 @@ def test_reduced_precision_items_rank_like_float32_copies(monkeypatch, dtype, na
     import crossrec.model.ranker as ranker_mod
 
     flags = {torch.bfloat16: "avx512_bf16", torch.float16: "avx512_fp16"}[dtype]
-    monkeypatch.setattr(ranker_mod, "_cpu_flags", lambda: frozenset({"avx2", flags} if native else {"avx2"}))
+    monkeypatch.setattr(ranker_mod, "cpu_flags", lambda: frozenset({"avx2", flags} if native else {"avx2"}))
     g = torch.Generator().manual_seed(1)
     users, items = torch.randn(6, 16, generator=g), torch.randn(5000, 16, generator=g).to(dtype)
     assert ranker_mod.upcasts_for_batches(items) is not native
@@ -67,7 +67,7 @@ def test_reduced_precision_items_rank_like_float32_copies(monkeypatch, dtype, na
 def test_float32_items_never_upcast_and_integer_items_are_refused(monkeypatch) -> None:
     import crossrec.model.ranker as ranker_mod
 
-    monkeypatch.setattr(ranker_mod, "_cpu_flags", lambda: frozenset())
+    monkeypatch.setattr(ranker_mod, "cpu_flags", lambda: frozenset())
     assert not ranker_mod.upcasts_for_batches(torch.zeros(2, 2))
     assert ranker_mod.upcasts_for_batches(torch.zeros(2, 2, dtype=torch.bfloat16))
     with pytest.raises(ValueError, match="floating-point"):

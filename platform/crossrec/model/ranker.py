@@ -7,11 +7,12 @@ catalogue ranks at batch 64 in bounded memory: each chunk keeps its top-k, and o
 Cost: one pass over the item matrix per call (a (B, D) x (D, N) product; memory-bound at batch 1, so batch
 64 costs far less than 64 batch-1 calls). Cosine never copies the item matrix: the items' inverse norms (N,)
 are computed once per item tensor (cached while that tensor is alive and unmodified) and scale the scores.
-A bfloat16 (or float16) item matrix halves the bytes read per call (batch 1: 95 vs 130 ms at 1M items on an
+A bfloat16 (or float16) item matrix halves the bytes read per call (batch 1: 98 vs 129 ms at 1M items on an
 AVX2 core) at bf16 precision of the items; float32 is exact. A CPU without native bf16/fp16 dot products
 (no AVX512-BF16 / AMX; most AVX2 machines) has no fast reduced-precision GEMM: its cost grows linearly with
-the batch (1M items at batch 64: 5.5 s). There, batches of 2+ users score 2,048-row slices upcast to float32
-(0.75 s), which reads the same bytes and runs float32's GEMM; batch 1 keeps the native product.
+the batch (1M items at batch 64: 5.75 s). There, batches of 2+ users score 2,048-row slices upcast to float32
+(0.91 s), which reads the same bytes and runs float32's GEMM; batch 1 keeps the native product.
+Figures: docs/results/performance.md (bench/ranker_scaling.py, 1 thread).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ _NATIVE_CPU_FLAGS = {torch.bfloat16: ("avx512_bf16", "amx_bf16"), torch.float16:
 
 
 @functools.cache
-def _cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere), read once per process."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -50,7 +51,7 @@ def upcasts_for_batches(items: torch.Tensor) -> bool:
     flags show no native dot product for that dtype (GPUs and float32 items: False)."""
     if items.dtype == torch.float32 or items.device.type != "cpu":
         return False
-    return not any(flag in _cpu_flags() for flag in _NATIVE_CPU_FLAGS.get(items.dtype, ()))
+    return not any(flag in cpu_flags() for flag in _NATIVE_CPU_FLAGS.get(items.dtype, ()))
 
 
 def _block_scores(users: torch.Tensor, block: torch.Tensor, upcast: bool) -> torch.Tensor:
