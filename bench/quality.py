@@ -21,8 +21,9 @@ from pathlib import Path
 from benchlib import machine_info
 from crossrec.benchmarks.quality_config import QualityConfig
 from crossrec.benchmarks.quality_report import aggregate, comparisons, write_report
-from crossrec.benchmarks.quality_run import result_path, run_quality
+from crossrec.benchmarks.quality_run import method_key, result_path, run_quality
 from crossrec.errors import CrossrecError
+from crossrec.train.config import TrainConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +68,12 @@ def main(argv: list[str] | None = None) -> int:
 def cached_rows(cfg: QualityConfig) -> list[dict]:
     """Every cached result of the config's targets and methods."""
     rows = []
+    base = TrainConfig.from_yaml(cfg.base_train_config)
     for target in cfg.targets:
         for spec in cfg.methods:
+            key = method_key(cfg, spec, base)
             for seed in cfg.seeds:
-                path = result_path(cfg, target, spec.name, seed)
+                path = result_path(cfg, target, spec.name, seed, key)
                 if path.is_file():
                     rows.append(json.loads(path.read_text()))
     return rows

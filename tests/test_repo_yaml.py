@@ -74,8 +74,28 @@ def check_quality(path: Path) -> None:
     from crossrec.benchmarks.quality_config import QualityConfig
     from crossrec.train.config import TrainConfig
 
+    from crossrec.benchmarks.quality_methods import crossrec_config
+
     cfg = QualityConfig.from_yaml(path)
-    TrainConfig.from_yaml(REPO / cfg.base_train_config)
+    base = TrainConfig.from_yaml(REPO / cfg.base_train_config)
+    for spec in cfg.methods:  # every method's overrides apply to the base and validate
+        if spec.kind == "crossrec":
+            crossrec_config(base, spec, 0)
+
+
+def check_screen(path: Path) -> None:
+    from crossrec.benchmarks.screen import ScreenConfig
+
+    from crossrec.benchmarks.quality_config import QualityConfig
+    from crossrec.benchmarks.quality_methods import crossrec_config
+    from crossrec.train.config import TrainConfig
+
+    cfg = ScreenConfig.from_yaml(path)
+    check_quality(REPO / cfg.quality_config)
+    base = TrainConfig.from_yaml(REPO / QualityConfig.from_yaml(REPO / cfg.quality_config).base_train_config)
+    for spec in cfg.methods:
+        if spec.kind == "crossrec":
+            crossrec_config(base, spec.model_copy(update={"overrides": {**cfg.base_overrides, **spec.overrides}}), 0)
 
 
 def check_parses(path: Path) -> None:
@@ -94,6 +114,11 @@ CHECKS = {
     "bench/configs/quality_ml1m.yaml": check_quality,
     "bench/configs/quality_ml1m_long.yaml": check_quality,
     "bench/configs/quality_crossrec_base.yaml": check_train,
+    "bench/configs/quality_amazon.yaml": check_quality,
+    "bench/configs/quality_crossrec_ml1m.yaml": check_train,
+    "bench/configs/quality_crossrec_amazon.yaml": check_train,
+    "bench/configs/screen_amazon.yaml": check_screen,
+    "bench/configs/screen_ml1m.yaml": check_screen,
 }
 PREFIX_CHECKS = {
     "serve_configs/": check_serve,

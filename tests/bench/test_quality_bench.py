@@ -111,3 +111,37 @@ def test_bad_quality_configs_fail_in_one_line(tmp_path: Path, bad: dict, needle:
     with pytest.raises(ConfigError) as err:
         QualityConfig.from_yaml(path)
     assert needle in str(err.value) and "\n" not in str(err.value) and "bad.yaml" in str(err.value)
+
+
+def test_cache_key_follows_the_resolved_config_and_the_code(tmp_path: Path, monkeypatch) -> None:
+    """Rows from different settings never mix: the key changes with a method's overrides, params and budget,
+    with the base training config and with the code version; it is stable otherwise."""
+    from crossrec.benchmarks import quality_run
+    from crossrec.train.config import TrainConfig
+
+    cfg = QualityConfig.from_yaml(write_config(tmp_path, METHODS))
+    base = TrainConfig.from_yaml(cfg.base_train_config)
+    full = next(m for m in cfg.methods if m.name == "full")
+    sasrec = next(m for m in cfg.methods if m.name == "sasrec_merged")
+    key = quality_run.method_key(cfg, full, base)
+    assert key == quality_run.method_key(cfg, full, base) and len(key) == 12
+    changed = [
+        quality_run.method_key(cfg, full.model_copy(update={"overrides": {"model.fusion.score": "dot"}}), base),
+        quality_run.method_key(cfg, full, base.model_copy(update={"optim": base.optim.model_copy(update={"lr": 0.01})})),
+        quality_run.method_key(cfg, full, base, code="another-code"),
+        quality_run.method_key(cfg.model_copy(update={"budget": cfg.budget.model_copy(update={"max_epochs": 2})}),
+                               full, base),
+    ]
+    assert len({key, *changed}) == 5
+    s_key = quality_run.method_key(cfg, sasrec, base)
+    assert s_key != quality_run.method_key(cfg, sasrec.model_copy(update={"params": {"mode": "merged", "d_model": 32}}),
+                                           base)
+    # a row cached under an old key is not read back: the benchmark fits again and writes a new file
+    monkeypatch.setattr(quality_run, "code_version", lambda: "old")
+    config = write_config(tmp_path, [METHODS[0], METHODS[2]], seeds=[0])
+    assert quality.main(["--config", str(config)]) == 0
+    old = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
+    monkeypatch.setattr(quality_run, "code_version", lambda: "new")
+    assert quality.main(["--config", str(config)]) == 0
+    new = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
+    assert len(new) == 2 * len(old) and set(old) < set(new)

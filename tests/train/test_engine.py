@@ -86,3 +86,32 @@ def test_unknown_target_is_a_clear_error(tiny_dataset_dir) -> None:
 
     with pytest.raises(CrossrecError, match="unknown target domain"):
         load_split_for(str(tiny_dataset_dir), "podcasts")
+
+
+def test_no_transfer_reads_truly_target_only_history(tiny_split, tmp_path, train_config_dict) -> None:
+    """The no-transfer ablation trains on windows of target items alone and is evaluated on the user's last
+    ``max_len`` *target* items, however far back in the merged history they are (not on the target items
+    that happen to fall inside a ``max_len`` window of all domains)."""
+    import numpy as np
+
+    from crossrec.eval.protocol import make_history_batch
+    from crossrec.tune.config import apply_params
+
+    def trainer_with(**params) -> TargetDomainTrainer:
+        base = TrainConfig.from_dict(train_config_dict(tmp_path / "data", tmp_path / "runs"))
+        return TargetDomainTrainer(apply_params(base, {"model.tower.max_len": 4, **params}), tiny_split,
+                                   log=lambda _m: None)
+
+    trainer = trainer_with(**{"model.fusion.transfer": False})
+    target = trainer.target_domain
+    w = trainer.windows
+    assert len(w) > 0 and np.all((w.domains == target) | (w.items == 0))
+    assert trainer.model.history_window is None
+    with_transfer = trainer_with()
+    assert with_transfer.model.history_window == 4
+    assert np.any((with_transfer.windows.domains != target) & (with_transfer.windows.items > 0))
+    # a user with more than 4 items after an early target item still has it in view without transfer
+    rows = tiny_split.role("valid")
+    full = make_history_batch(tiny_split, rows, None)
+    window = make_history_batch(tiny_split, rows, 4)
+    assert ((full.domains == target).sum(1) > (window.domains == target).sum(1)).any()

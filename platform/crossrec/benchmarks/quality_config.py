@@ -51,6 +51,8 @@ class QualityConfig(StrictModel):
     name: str = Field("quality", min_length=1)
     dataset: str | None = None
     domains: str | None = Field(None, description="Domain mapping for a raw dataset (name or YAML path).")
+    domain_column: str | None = Field(None, description="Raw dataset: take each item's domain from this column.")
+    text_fields: list[str] | None = Field(None, description="Raw dataset: item text spec (see crossrec.data.text).")
     synthetic: SyntheticConfig | None = None
     targets: list[str] = Field(..., min_length=1)
     seeds: list[int] = Field([0, 1, 2], min_length=1)

@@ -88,4 +88,4 @@ def _fit_crossrec(spec: MethodSpec, split: TargetSplit, base: TrainConfig, seed:
             "best_valid_ndcg_at_10": result.best_valid_ndcg, **{f"trainable_{k}": v for k, v in counts.items()},
             "precision": cfg.backbone.precision, "lora": cfg.lora is not None,
             "valid_ndcg_curve": [round(h["valid_ndcg_at_10"], 4) for h in result.history]}
-    return FittedMethod(scorer, cfg.model.tower.max_len, time.perf_counter() - t0, info)
+    return FittedMethod(scorer, trainer.model.history_window, time.perf_counter() - t0, info)

@@ -8,6 +8,7 @@ run on every seed, like crossrec full, so the two are compared as mean ± std.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -38,17 +39,51 @@ def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:
         return load_dataset(path)
     from crossrec.data.importers import IMPORTERS, ImportOptions
 
-    return IMPORTERS["recbole"](path, ImportOptions(domains=cfg.domains))
+    return IMPORTERS["recbole"](path, ImportOptions(domains=cfg.domains, domain_column=cfg.domain_column,
+                                                    text_fields=cfg.text_fields))
 
 
-def result_path(cfg: QualityConfig, target: str, method: str, seed: int) -> Path:
-    return Path(cfg.work_dir) / target / method / f"seed{seed}.json"
+RESULT_CODE = ("data", "model", "train", "eval", "benchmarks/quality_methods.py")  # what shapes a result
+
+
+def code_version() -> str:
+    """12 hex digits of a hash over the package source that shapes a result (data, model, training,
+    evaluation, method fitting); edits elsewhere (serving, docs, the report) keep cached rows valid."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for part in RESULT_CODE:
+        files = [root / part] if part.endswith(".py") else sorted((root / part).rglob("*.py"))
+        for f in files:
+            digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def method_key(cfg: QualityConfig, spec: MethodSpec, base: TrainConfig, code: str | None = None) -> str:
+    """12 hex digits naming everything a (target, method) result depends on: the dataset and how it is
+    imported, the method's kind, parameters and budget, for crossrec the resolved training config (seed
+    aside), and :func:`code_version`. Rows cached under another key are never read back."""
+    from crossrec.benchmarks.quality_methods import crossrec_config
+
+    payload = {"dataset": cfg.dataset, "synthetic": cfg.synthetic.model_dump(mode="json") if cfg.synthetic else None,
+               "domains": cfg.domains, "domain_column": cfg.domain_column, "text_fields": cfg.text_fields,
+               "kind": spec.kind, "params": spec.params, "budget": (spec.budget or cfg.budget).model_dump(mode="json"),
+               "torch_threads": cfg.torch_threads, "code": code or code_version()}
+    if spec.kind in ("crossrec", "zero_shot"):
+        resolved = crossrec_config(base, spec, 0).model_dump(mode="json")
+        payload["train"] = {k: resolved[k] for k in ("backbone", "lora", "model", "optim", "eval")}
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def result_path(cfg: QualityConfig, target: str, method: str, seed: int, key: str) -> Path:
+    return Path(cfg.work_dir) / target / method / f"seed{seed}-{key}.json"
 
 
 def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: MethodSpec, seed: int,
             log: Callable[[str], None]) -> dict[str, Any]:
     """Fit and evaluate one (method, seed) on ``split``; cached in ``work_dir``."""
-    path = result_path(cfg, split.target, spec.name, seed)
+    key = method_key(cfg, spec, base)
+    path = result_path(cfg, split.target, spec.name, seed, key)
     if path.is_file():
         row = json.loads(path.read_text())
         log(f"[{split.target}] {spec.name} seed {seed}: cached (test NDCG@10 {row['test']['overall']['ndcg@10']:.4f})")
@@ -59,7 +94,7 @@ def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: Met
     valid = evaluate(fitted.recommender, split, role="valid", max_len=fitted.max_len)
     test = evaluate(fitted.recommender, split, role="test", max_len=fitted.max_len)
     row = {"target": split.target, "method": spec.name, "kind": spec.kind, "baseline": spec.baseline,
-           "seed": seed, "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
+           "seed": seed, "cache_key": key, "code_version": code_version(), "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
            "info": fitted.info, "valid": valid.metrics, "test": test.metrics}
     atomic_write_text(path, json.dumps(row, indent=2, default=float) + "\n")
     o = test.metrics

@@ -138,3 +138,21 @@ class UserSequences:
     def user_of_position(self) -> np.ndarray:
         """(M,) int64 user row of every position."""
         return np.repeat(np.arange(self.n_users, dtype=np.int64), self.lengths)
+
+
+def keep_positions(items: np.ndarray, domains: np.ndarray, offsets: np.ndarray, cutoff: np.ndarray,
+                   keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Drop positions from CSR sequences, order kept (e.g. a target-only view of merged histories).
+
+    Args:
+        items, domains: (M,) values of all users' sequences; offsets: (U+1,) CSR offsets.
+        cutoff: (U,) leading positions per user that training may see.
+        keep: (M,) bool, True for the positions to keep.
+    Returns:
+        items, domains, offsets, cutoff of the kept positions (the cutoff counts kept positions before it).
+    """
+    lengths = np.diff(offsets)
+    kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept positions before each global position
+    new_offsets = kept_before[offsets]
+    new_cutoff = kept_before[offsets[:-1] + np.minimum(cutoff, lengths)] - new_offsets[:-1]
+    return items[keep], domains[keep], new_offsets, new_cutoff

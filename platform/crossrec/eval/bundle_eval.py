@@ -33,5 +33,5 @@ def evaluate_bundle(bundle_path: str | Path, dataset: str | Path, target: str, r
     check_same_catalogue(bundle, split)
     tm = bundle.target(target)
     scorer = CrossRecScorer(tm.model, split, batch_size=batch_size, popularity=tm.popularity)
-    return evaluate(scorer, split, role=role, batch_size=batch_size, max_len=tm.model.cfg.tower.max_len,
+    return evaluate(scorer, split, role=role, batch_size=batch_size, max_len=tm.model.history_window,
                     predictions_out=predictions_out, top_k=top_k)

@@ -31,7 +31,7 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
     catalogue = tm.catalogue
     position = np.full(len(index.item_ids), -1)
     position[catalogue] = np.arange(len(catalogue))
-    ranker = Ranker(normalize=True, temperature=tm.model.cfg.fusion.temperature)
+    ranker = Ranker(normalize=tm.model.ranks_by_cosine, temperature=tm.model.cfg.fusion.temperature)
     pop_order = np.argsort(-tm.popularity, kind="stable")
     cols: dict[str, list] = {"user_id": [], "rank": [], "item_id": [], "score": [], "fallback": []}
     n = seq.n_users

@@ -24,6 +24,16 @@ class TowerConfig(StrictModel):
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="Dropout in the tower and encoder.")
     use_item_ids: bool = Field(True, description="Add a learned item-ID embedding to the text embedding.")
     use_text: bool = Field(True, description="Use the backbone's item text embedding (projected).")
+    target_encoder: Literal["pool", "sequence"] = Field(
+        "pool", description="Target interest: attention pooling over the visible target items (queried by the "
+        "shared encoder), or a separate causal transformer over the target items alone.")
+    candidate_dropout: bool = Field(True, description="Apply dropout (and ID dropout) to the candidate item "
+                                    "vectors of the softmax too, not only to the history's item vectors.")
+    source_item_ids: bool = Field(True, description="False: items of the other domains enter the history by "
+                                  "their text alone (ID embeddings for target items only; needs use_text).")
+    text_layers: int = Field(1, ge=1, le=3, description="Layers of the text projection (1: linear; 2+: MLP).")
+    id_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Training: share of item occurrences whose "
+                              "ID embedding is dropped (text only), so text-only items rank on the same scale.")
 
     @model_validator(mode="after")
     def _check(self) -> TowerConfig:
@@ -43,6 +53,9 @@ class FusionConfig(StrictModel):
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="`sum`: weight of the transferred interest.")
     temperature: float = Field(0.1, gt=0.0, le=10.0, description="Softmax temperature of cosine scores.")
     transfer: bool = Field(True, description="False: the user model reads target-domain items only.")
+    score: Literal["cosine", "dot"] = Field("cosine", description="cosine / temperature, or a plain dot product.")
+    next_item_mix: float = Field(0.0, ge=0.0, le=10.0, description="Weight of the sequence encoder's own "
+                                 "next-item query added to the fused user query (one dot product at ranking).")
 
 
 class ModelConfig(StrictModel):

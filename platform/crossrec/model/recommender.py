@@ -20,7 +20,13 @@ from torch import nn
 from crossrec.errors import ModelInputError
 from crossrec.model.fusion import build_fusion
 from crossrec.model.model_config import ModelConfig
-from crossrec.model.towers import ItemTower, SequenceEncoder, TargetInterestPooling, l2_normalize
+from crossrec.model.towers import (
+    ItemTower,
+    SequenceEncoder,
+    TargetInterestPooling,
+    TargetSequenceInterest,
+    l2_normalize,
+)
 from crossrec.model.transfer import DomainTransfer
 
 IGNORE_LABEL = -100
@@ -39,8 +45,9 @@ class Interests:
 
     def last(self) -> Interests:
         """The interests at the last (most recent) position: tensors (B, 1, D)."""
+        hidden = self.hidden[:, -1:] if self.hidden is not None else None
         return Interests(
-            self.source[:, -1:], self.target[:, -1:], self.domain, self.has_target[:, -1:], self.valid[:, -1:]
+            self.source[:, -1:], self.target[:, -1:], self.domain, self.has_target[:, -1:], self.valid[:, -1:], hidden
         )
 
 
@@ -75,10 +82,17 @@ class CrossRecModel(nn.Module):
         self.item_tower = ItemTower(n_items, text_dim, cfg.tower)
         self.domain_emb = nn.Embedding(n_domains + 1, d, padding_idx=0)
         self.encoder = SequenceEncoder(cfg.tower)
-        self.target_pool = TargetInterestPooling(d)
+        self.target_pool = (TargetSequenceInterest(cfg.tower) if cfg.tower.target_encoder == "sequence"
+                            else TargetInterestPooling(d))
         self.transfer = DomainTransfer(d, cfg.fusion.hidden, cfg.fusion.dropout)
         self.fusion = build_fusion(d, cfg.fusion)
         self.out_ln = nn.LayerNorm(d)
+
+    @property
+    def history_window(self) -> int | None:
+        """How many of the latest merged-history items to hand the model: ``tower.max_len``, or None (the
+        whole history) when it reads target items only, so that its last ``max_len`` target items reach it."""
+        return self.cfg.tower.max_len if self.cfg.fusion.transfer else None
 
     @property
     def n_catalogue(self) -> int:
@@ -93,7 +107,8 @@ class CrossRecModel(nn.Module):
         domains = domains[:, -self.cfg.tower.max_len :]
         is_target = (domains == self.target_domain) & (items > 0)
         valid = items > 0
-        item_vecs = self.item_tower(items)  # (B, L, D)
+        id_mask = None if self.cfg.tower.source_item_ids else is_target
+        item_vecs = self.item_tower(items, id_mask=id_mask)  # (B, L, D)
         h = self.encoder(item_vecs + self.domain_emb(domains), valid)  # (B, L, D)
         e_t = self.domain_emb.weight[self.target_domain].view(1, 1, -1)
         t, has_t = self.target_pool(h, item_vecs, is_target)
@@ -134,7 +149,28 @@ class CrossRecModel(nn.Module):
         if bool(empty.any()):
             rows = torch.nonzero(empty).flatten().tolist()[:5]
             raise ModelInputError(f"no usable history for batch rows {rows}: at least one known item is required")
-        return self.fuse(self.encode_interests(items, domains).last()).squeeze(1)
+        last = self.encode_interests(items, domains).last()
+        return self.query(self.fuse(last), last.hidden).squeeze(1)
+
+    def query(self, u: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """(…, D) ranking query from the fused interest ``u`` and the encoder output ``hidden`` (…, D).
+
+        Cosine scoring: ``û + w·ĥ`` (unit vectors, ``w = fusion.next_item_mix``), so that
+        ``logits(query, items) = cos(u, v)/τ + w·cos(h, v)/τ``; dot scoring: ``u + w·h``. Either way one
+        dot product against the item vectors ranks, so the Ranker and the serving path need no change.
+        """
+        w = self.cfg.fusion.next_item_mix
+        q = self._plain_query(u)
+        return q + w * self._plain_query(hidden) if w > 0 else q
+
+    def _plain_query(self, x: torch.Tensor) -> torch.Tensor:
+        """(…, D) -> the query of ``x`` alone (unit vector for cosine scoring)."""
+        return l2_normalize(x) if self.cfg.fusion.score == "cosine" else x
+
+    @property
+    def ranks_by_cosine(self) -> bool:
+        """True when item vectors are compared by cosine (the Ranker normalises); False for dot products."""
+        return self.cfg.fusion.score == "cosine"
 
     # ---------------------------------------------------------------- items
     def catalogue_vectors(self, live_rows: torch.Tensor | None = None, live_text: torch.Tensor | None = None) -> torch.Tensor:
@@ -143,11 +179,14 @@ class CrossRecModel(nn.Module):
         text = None
         if live_rows is not None and live_text is not None and live_rows.numel():
             text = self.item_tower.text_table[self.catalogue].index_copy(0, live_rows, live_text.float())
-        return self.item_tower(self.catalogue, text)
+        return self.item_tower(self.catalogue, text, candidates=True)
 
-    def scores(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Cosine / temperature: users (…, D), items (N, D) -> (…, N)."""
-        return l2_normalize(users) @ l2_normalize(items).T / self.cfg.fusion.temperature
+    def scores(self, queries: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Logits of queries (…, D) (from :meth:`user_vectors` / :meth:`query`) against items (N, D) -> (…, N):
+        ``q · v̂ / τ`` for cosine scoring (the query is already built from unit vectors), ``q · v`` for dot."""
+        if self.cfg.fusion.score == "cosine":
+            return (queries / self.cfg.fusion.temperature) @ l2_normalize(items).T  # scale (…, D), not (…, N)
+        return queries @ items.T
 
     def score_catalogue(self, items: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
         """(B, L) histories -> (B, N_T) scores over T's catalogue (no exclusion applied)."""
@@ -164,6 +203,7 @@ class CrossRecModel(nn.Module):
         next_items: torch.Tensor | None = None,
         next_item_weight: float = 0.0,
         next_item_positions: int | None = None,
+        target_positions: int | None = None,
     ) -> torch.Tensor:
         """Dense next-T-item softmax cross-entropy, plus (optionally) the merged next-item objective.
 
@@ -173,7 +213,8 @@ class CrossRecModel(nn.Module):
         also trained to predict it over every domain's items (full softmax, SASRec's objective on the merged
         history), which gives the shared encoder far more signal than the T items alone. Ignored when the
         model reads target items only (``fusion.transfer`` false). ``next_item_positions`` caps how many
-        (random) positions that auxiliary softmax over all items is computed for. Returns a scalar.
+        (random) positions that auxiliary softmax over all items is computed for; ``target_positions`` does
+        the same for the target softmax (positions between two target items share a label). Returns a scalar.
         """
         if not self.cfg.fusion.transfer:
             items, domains, labels = self._target_only(items, domains, labels)
@@ -184,8 +225,12 @@ class CrossRecModel(nn.Module):
         keep = (labels != IGNORE_LABEL) & interests.valid
         loss = u.sum() * 0.0
         if bool(keep.any()):
-            logits = self.scores(u[keep], self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
-            loss = F.cross_entropy(logits, labels[keep])
+            q, y = self.query(u[keep], interests.hidden[keep]), labels[keep]  # (M, D), (M,)
+            if target_positions is not None and y.shape[0] > target_positions:
+                pick = torch.randperm(y.shape[0], device=y.device)[:target_positions]
+                q, y = q[pick], y[pick]
+            logits = self.scores(q, self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
+            loss = F.cross_entropy(logits, y)
         if next_items is not None and next_item_weight > 0:
             aux = self.next_item_loss(interests, next_items[:, -u.shape[1] :], next_item_positions)
             loss = loss + next_item_weight * aux
@@ -204,7 +249,8 @@ class CrossRecModel(nn.Module):
         if max_positions is not None and labels.shape[0] > max_positions:
             pick = torch.randperm(labels.shape[0], device=labels.device)[:max_positions]
             hidden, labels = hidden[pick], labels[pick]
-        every = self.item_tower(torch.arange(self.item_domain.shape[0], device=next_items.device))  # (N+1, D)
-        logits = self.scores(hidden, every)  # (M, N+1)
+        every = self.item_tower(torch.arange(self.item_domain.shape[0], device=next_items.device),
+                                candidates=True)  # (N+1, D)
+        logits = self.scores(self._plain_query(hidden), every)  # (M, N+1)
         logits[:, 0] = float("-inf")  # padding is never a next item
         return F.cross_entropy(logits, labels)

@@ -27,7 +27,7 @@ class ItemTower(nn.Module):
         self.cfg = cfg
         d = cfg.d_model
         self.id_emb = nn.Embedding(n_items, d, padding_idx=0) if cfg.use_item_ids else None
-        self.text_proj = nn.Linear(text_dim, d) if cfg.use_text else None
+        self.text_proj = text_projection(text_dim, d, cfg.text_layers) if cfg.use_text else None
         self.ln = nn.LayerNorm(d)
         self.dropout = nn.Dropout(cfg.dropout)
         self.register_buffer("text_table", torch.zeros(n_items, text_dim), persistent=False)
@@ -42,14 +42,35 @@ class ItemTower(nn.Module):
             raise ValueError(f"text table must have shape {tuple(self.text_table.shape)}, got {tuple(table.shape)}")
         self.text_table = table.to(self.text_table.device, torch.float32).contiguous()
 
-    def forward(self, idx: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
-        """idx (...,) int64 -> (..., D). ``text`` (..., H) overrides the cached text rows when given."""
+    def forward(self, idx: torch.Tensor, text: torch.Tensor | None = None, candidates: bool = False,
+                id_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """idx (...,) int64 -> (..., D). ``text`` (..., H) overrides the cached text rows when given;
+        ``candidates``: vectors to score against (no dropout unless ``candidate_dropout``); ``id_mask``
+        (...,) bool: False where the item is represented by its text alone."""
+        noisy = self.training and (self.cfg.candidate_dropout or not candidates)
         out = 0.0
         if self.text_proj is not None:
             out = self.text_proj(self.text_table[idx] if text is None else text)
         if self.id_emb is not None:
-            out = out + self.id_emb(idx)
-        return self.dropout(self.ln(out))
+            ids = self.id_emb(idx)
+            if noisy and self.cfg.id_dropout > 0 and self.text_proj is not None:
+                keep = torch.rand(idx.shape, device=idx.device) >= self.cfg.id_dropout
+                ids = ids * keep.unsqueeze(-1)
+            if id_mask is not None and self.text_proj is not None:
+                ids = ids * id_mask.unsqueeze(-1)
+            out = out + ids
+        out = self.ln(out)
+        return self.dropout(out) if noisy else out
+
+
+def text_projection(text_dim: int, d_model: int, layers: int) -> nn.Module:
+    """H -> D: a linear map (``layers`` 1) or an MLP with GELU and hidden width 2·D."""
+    if layers == 1:
+        return nn.Linear(text_dim, d_model)
+    mods: list[nn.Module] = [nn.Linear(text_dim, 2 * d_model)]
+    for _ in range(layers - 2):
+        mods += [nn.GELU(), nn.Linear(2 * d_model, 2 * d_model)]
+    return nn.Sequential(*mods, nn.GELU(), nn.Linear(2 * d_model, d_model))
 
 
 class SequenceEncoder(nn.Module):
@@ -98,6 +119,35 @@ class TargetInterestPooling(nn.Module):
         weights = weights * mask  # rows without targets become all-zero
         pooled = torch.einsum("bqk,bkd->bqd", weights, self.v(item_vecs))
         return pooled, has_target
+
+
+class TargetSequenceInterest(nn.Module):
+    """A separate causal transformer over the target-domain items alone (a per-domain encoder beside the
+    shared one over the merged history), read at every merged position.
+
+    The target items of each row are packed to the right (order kept), encoded, and position p of the merged
+    history gets the state after the latest target item at or before p. Returns (B, L, D) and ``has_target``
+    (B, L) bool; rows of a cold prefix (no target item yet) are 0.
+    """
+
+    def __init__(self, cfg: TowerConfig) -> None:
+        super().__init__()
+        self.encoder = SequenceEncoder(cfg)
+
+    def forward(
+        self, h: torch.Tensor, item_vecs: torch.Tensor, is_target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        B, L, D = item_vecs.shape
+        order = torch.argsort(is_target.to(torch.int8), dim=1, stable=True)  # others first, targets last, in order
+        n_target = is_target.sum(dim=1, keepdim=True)  # (B, 1)
+        packed_valid = torch.arange(L, device=h.device).unsqueeze(0) >= (L - n_target)  # (B, L)
+        packed = item_vecs.gather(1, order.unsqueeze(-1).expand(-1, -1, D)) * packed_valid.unsqueeze(-1)
+        states = self.encoder(packed, packed_valid)  # (B, L, D)
+        count = is_target.cumsum(dim=1)  # target items at or before each merged position
+        has_target = count > 0
+        at = (L - n_target + count - 1).clamp(min=0)  # packed position of the latest target item
+        out = states.gather(1, at.unsqueeze(-1).expand(-1, -1, D)) * has_target.unsqueeze(-1)
+        return out, has_target
 
 
 def l2_normalize(x: torch.Tensor) -> torch.Tensor:

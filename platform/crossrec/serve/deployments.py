@@ -118,7 +118,7 @@ class Encoder(_Part):
         return self.catalog.load_target(target)
 
     async def encode(self, version: str, target: str, histories: list[ResolvedHistory]) -> dict:
-        """B histories → {"source", "target": (B, D), "domain": (D,), "has_target": (B,)}."""
+        """B histories → {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,)}."""
         self._check(version)
         return encode_histories(await self.get_heads(target), histories)
 

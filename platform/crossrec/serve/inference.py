@@ -129,22 +129,25 @@ class TargetHeadsCache:
 
 @torch.no_grad()
 def encode_histories(heads: TargetModel, histories: list[ResolvedHistory]) -> dict[str, np.ndarray]:
-    """Histories -> {"source", "target": (B, D), "domain": (D,), "has_target": (B,) bool} at the last position."""
+    """Histories -> {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,) bool} at the last
+    position (``hidden``: the sequence encoder's output, for the ranking query's next-item term)."""
     model = heads.model
     items, domains = left_pad(histories, model.cfg.tower.max_len)
     interests = model.encode_interests(items, domains).last()
     return {"source": interests.source[:, 0].numpy(), "target": interests.target[:, 0].numpy(),
-            "domain": interests.domain.reshape(-1).numpy(), "has_target": interests.has_target[:, 0].numpy()}
+            "domain": interests.domain.reshape(-1).numpy(), "has_target": interests.has_target[:, 0].numpy(),
+            "hidden": interests.hidden[:, 0].numpy()}
 
 
 @torch.no_grad()
 def fuse_interests(heads: TargetModel, interests: dict[str, np.ndarray]) -> np.ndarray:
-    """Interest vectors (from :func:`encode_histories`) -> fused user vectors (B, D)."""
+    """Interest vectors (from :func:`encode_histories`) -> ranking queries (B, D) (see ``CrossRecModel.query``)."""
     from crossrec.model.recommender import Interests
 
     t = {k: torch.from_numpy(np.asarray(v)) for k, v in interests.items()}
     has = t["has_target"].bool()
-    return heads.model.fuse(Interests(t["source"], t["target"], t["domain"].view(1, -1), has, has)).numpy()
+    fused = heads.model.fuse(Interests(t["source"], t["target"], t["domain"].view(1, -1), has, has))
+    return heads.model.query(fused, t["hidden"]).numpy()
 
 
 class HistoryEncoder:
@@ -184,7 +187,7 @@ class CatalogueRanker:
              exclude_seen: list[bool]) -> list[list[tuple[int, float]]]:
         """users (B, D) -> per row [(item index, score)] best first."""
         heads = self.heads.get(target)
-        ranker = Ranker(normalize=True, temperature=heads.model.cfg.fusion.temperature, chunk_size=self.chunk_size)
+        ranker = Ranker(normalize=heads.model.ranks_by_cosine, temperature=heads.model.cfg.fusion.temperature, chunk_size=self.chunk_size)
         exclude = [self._seen_columns(heads, h) if ex else np.zeros(0, dtype=np.int64)
                    for h, ex in zip(histories, exclude_seen, strict=True)]
         scores, cols = ranker.topk(torch.as_tensor(users), heads.catalogue_vectors, k, exclude)

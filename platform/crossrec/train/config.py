@@ -35,6 +35,9 @@ class OptimSettings(StrictModel):
     next_item_positions: int | None = Field(
         2048, gt=0, description="Random positions per step that the auxiliary loss scores over all items (cost M x N)."
     )
+    target_positions: int | None = Field(
+        None, gt=0, description="Random labelled positions per step that the target softmax scores (None: all)."
+    )
     max_windows_per_user: int | None = Field(None, gt=0, description="Cap on training windows per user.")
     patience: int | None = Field(5, gt=0, description="Stop after this many epochs without a better valid NDCG@10.")
 

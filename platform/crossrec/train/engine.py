@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from crossrec.data.sequences import keep_positions
 from crossrec.data.split import TargetSplit
 from crossrec.eval.model_scorer import CrossRecScorer
 from crossrec.eval.runner import evaluate
@@ -50,10 +51,12 @@ class TrainStep(nn.Module):
         target: str,
         next_item_weight: float = 0.0,
         next_item_positions: int | None = None,
+        target_positions: int | None = None,
     ) -> None:
         super().__init__()
         self.next_item_weight = next_item_weight
         self.next_item_positions = next_item_positions
+        self.target_positions = target_positions
         self.model = model
         self.text = text
         self.backbone_model = text.torch_module if text is not None else None  # registered for DDP
@@ -71,7 +74,7 @@ class TrainStep(nn.Module):
         if self.text is not None and live_rows.numel():
             live_text = self.text.encode_catalogue_rows(live_rows, grad=True)
         return self.model.loss(items, domains, labels, live_rows, live_text, next_items, self.next_item_weight,
-                               self.next_item_positions)
+                               self.next_item_positions, self.target_positions)
 
 
 class TargetDomainTrainer:
@@ -121,8 +124,12 @@ class TargetDomainTrainer:
             self.model.item_tower.set_text_table(self.text.text_table())
 
         seq = split.sequences
+        items, domains, offsets, cutoff = seq.items, seq.domains, seq.offsets, split.train_cutoff
+        if not cfg.model.fusion.transfer:  # no transfer: the windows hold target-domain items only
+            items, domains, offsets, cutoff = keep_positions(items, domains, offsets, cutoff,
+                                                             domains == self.target_domain)
         self.windows = build_train_windows(
-            seq.items, seq.domains, seq.offsets, split.train_cutoff,
+            items, domains, offsets, cutoff,
             self.model.catalogue_position.cpu().numpy(), cfg.model.tower.max_len, cfg.optim.max_windows_per_user,
             keep_any_next=cfg.optim.next_item_weight > 0,
         )
@@ -132,7 +139,7 @@ class TargetDomainTrainer:
             raise DataValidationError(f"target {split.target!r}: no training windows (no user has a target item to learn from)")
         self.step_module: nn.Module = TrainStep(
             self.model, self.text if self._train_lora else None, split.target, cfg.optim.next_item_weight,
-            cfg.optim.next_item_positions,
+            cfg.optim.next_item_positions, cfg.optim.target_positions,
         )
         if wrap is not None:
             self.step_module = wrap(self.step_module)
@@ -232,4 +239,4 @@ class TargetDomainTrainer:
         """Full-ranking metrics of BENCHMARK.md on ``role`` ("valid" | "test"): an EvalReport."""
         self.model.eval()
         return evaluate(self.scorer(), self.split, role=role, batch_size=self.cfg.eval.batch_size,
-                        max_len=self.cfg.model.tower.max_len, progress=progress)
+                        max_len=self.model.history_window, progress=progress)

@@ -38,6 +38,6 @@ def model_from_checkpoint(cfg: TrainConfig, split: TargetSplit, ckpt_dir: Path) 
 def evaluate_checkpoint(cfg: TrainConfig, split: TargetSplit, ckpt_dir: Path, role: str = "test") -> FinalEvaluation:
     model = model_from_checkpoint(cfg, split, ckpt_dir)
     scorer = CrossRecScorer(model, split, batch_size=cfg.eval.batch_size)
-    report = evaluate(scorer, split, role=role, batch_size=cfg.eval.batch_size, max_len=cfg.model.tower.max_len)
+    report = evaluate(scorer, split, role=role, batch_size=cfg.eval.batch_size, max_len=model.history_window)
     identity = read_trainer_state(ckpt_dir).get("backbone")
     return FinalEvaluation(model, report, identity)

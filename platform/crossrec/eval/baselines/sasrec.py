@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossrec.data.sequences import keep_positions
 from crossrec.data.split import TargetSplit
 from crossrec.eval.protocol import HistoryBatch
 from crossrec.model.layers import CausalTransformer
@@ -116,11 +117,7 @@ class SASRec:
         """Vocabulary ids, domains, offsets and cutoffs of the sequences the model reads (CSR, like the split)."""
         seq = split.sequences
         ids = self.vocab[seq.items]
-        keep = ids > 0
-        kept_before = np.concatenate([[0], np.cumsum(keep)])  # kept positions before each global position
-        offsets = kept_before[seq.offsets]
-        cutoff = kept_before[seq.offsets[:-1] + np.minimum(split.train_cutoff, seq.lengths)] - offsets[:-1]
-        return ids[keep], seq.domains[keep], offsets, cutoff
+        return keep_positions(ids, seq.domains, seq.offsets, split.train_cutoff, ids > 0)
 
     def _setup(self, split: TargetSplit) -> None:
         n_all, n_t = split.item_index.n_items, len(split.target_items)
