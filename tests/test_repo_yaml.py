@@ -72,9 +72,8 @@ def check_quickstart_train(path: Path) -> None:
 
 def check_quality(path: Path) -> None:
     from crossrec.benchmarks.quality_config import QualityConfig
-    from crossrec.train.config import TrainConfig
-
     from crossrec.benchmarks.quality_methods import crossrec_config
+    from crossrec.train.config import TrainConfig
 
     cfg = QualityConfig.from_yaml(path)
     base = TrainConfig.from_yaml(REPO / cfg.base_train_config)
@@ -84,10 +83,9 @@ def check_quality(path: Path) -> None:
 
 
 def check_screen(path: Path) -> None:
-    from crossrec.benchmarks.screen import ScreenConfig
-
     from crossrec.benchmarks.quality_config import QualityConfig
     from crossrec.benchmarks.quality_methods import crossrec_config
+    from crossrec.benchmarks.screen import ScreenConfig
     from crossrec.train.config import TrainConfig
 
     cfg = ScreenConfig.from_yaml(path)

@@ -66,6 +66,11 @@ def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, cap
     assert "python bench/quality.py --config" in page and "| **full** |" in page
     assert f"full / {best} = " in capsys.readouterr().out
     assert f"**full / best baseline ({best})**" in page
+    others = data["comparisons"]["movies"]["other_crossrec_ratios"]
+    assert set(others) == {"no_transfer"}  # every other crossrec variant gets its ratio too
+    assert others["no_transfer"]["overall"] == pytest.approx(
+        summary["no_transfer"]["overall_ndcg@10"] / summary[best]["overall_ndcg@10"])
+    assert f"- no_transfer / {best}: " in page
 
     # A rerun is served from the cache (no method is fitted again) and gives identical figures.
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")}

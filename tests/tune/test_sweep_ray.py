@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -60,7 +62,7 @@ def test_interrupted_sweep_resumes_keeping_finished_trials(dataset, tmp_path) ->
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             if not marker.exists():
-                marker.touch()
+                marker.write_text(os.path.basename(trial.path))  # the trial that finished before Ctrl-C
                 os.kill(os.getpid(), signal.SIGINT)
 
     cfg = sweep_cfg(dataset, tmp_path, name="resumable")
@@ -68,14 +70,16 @@ def test_interrupted_sweep_resumes_keeping_finished_trials(dataset, tmp_path) ->
         run_sweep(cfg, callbacks=[CtrlCAfterFirstTrial()])
     except Exception:  # noqa: BLE001 - an interrupted sweep may end with errors of its own
         pass
-    def finished(p) -> bool:
-        rows = (p / "result.json").read_text().splitlines() if (p / "result.json").exists() else []
-        return any('"epoch": 2' in row for row in rows)
-
-    done_first = {p.name for p in (tmp_path / "resumable").glob("fast_trial_*") if finished(p)}
-    assert 1 <= len(done_first) < 4
+    # The finished trial is named by the callback itself: its result.json may still be unflushed when the
+    # SIGINT lands (Tune's JSON logger runs after user callbacks), which made a file scan flaky on a busy machine.
+    done_first = {marker.read_text()}
+    assert done_first <= {p.name for p in (tmp_path / "resumable").glob("fast_trial_*")}
     result = run_sweep(cfg)
     assert result.resumed
     table = pd.read_csv(result.dir / "results.csv")
     assert len(table) == 4
     assert done_first <= {p.name for p in (tmp_path / "resumable").glob("fast_trial_*")}
+    # kept, not re-run: the finished trial reported each epoch once
+    rows = (tmp_path / "resumable" / marker.read_text() / "result.json").read_text().splitlines()
+    epochs = [json.loads(r)["epoch"] for r in rows]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 2

@@ -47,9 +47,11 @@ def comparisons(summary: dict[str, dict[str, dict[str, Any]]], cfg: QualityConfi
         best = max(baselines, key=lambda m: baselines[m]["overall_ndcg@10"])
         p, b = methods[cfg.primary], baselines[best]
         ratio = {sl: p[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
+        others = {m: {sl: e[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
+                  for m, e in methods.items() if e["kind"] == "crossrec" and m != cfg.primary}
         out[target] = {"best_baseline": best, "ratio": ratio,
                        "goal_overall_met": ratio["overall"] >= cfg.goal_overall,
-                       "goal_cold_met": ratio["cold"] >= cfg.goal_cold}
+                       "goal_cold_met": ratio["cold"] >= cfg.goal_cold, "other_crossrec_ratios": others}
     return out
 
 
@@ -94,6 +96,10 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
                       f"{r['overall']:.3f}× overall (goal ≥ {cfg.goal_overall:.2f}×: "
                       f"{'met' if c['goal_overall_met'] else 'missed'}), {r['cold']:.3f}× cold (goal ≥ "
                       f"{cfg.goal_cold:.2f}×: {'met' if c['goal_cold_met'] else 'missed'}), {r['warm']:.3f}× warm.", ""]
+            for name, o in c.get("other_crossrec_ratios", {}).items():
+                lines.append(f"- {name} / {c['best_baseline']}: {o['overall']:.3f}× overall, {o['cold']:.3f}× cold, "
+                             f"{o['warm']:.3f}× warm")
+            lines += [""] if c.get("other_crossrec_ratios") else []
     lines += ["![NDCG@10 per method and slice](quality.png)", "", "## Methods", "",
               "| method | kind | overrides / params |", "|---|---|---|"]
     for m in cfg.methods:
