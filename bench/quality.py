@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for target, c in comparisons(aggregate(rows), cfg).items():
-        r = c["ratio"]
-        print(f"{target}: {cfg.primary} / {c['best_baseline']} = {r['overall']:.3f}x overall, {r['cold']:.3f}x cold")
+        ratios = ({cfg.primary: c["ratio"]} if "ratio" in c else {}) | c.get("other_crossrec_ratios", {})
+        for name, r in ratios.items():
+            print(f"{target}: {name} / {c['best_baseline']} = {r['overall']:.3f}x overall, {r['cold']:.3f}x cold")
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 

@@ -42,13 +42,18 @@ def comparisons(summary: dict[str, dict[str, dict[str, Any]]], cfg: QualityConfi
     out: dict[str, dict[str, Any]] = {}
     for target, methods in summary.items():
         baselines = {m: e for m, e in methods.items() if e["baseline"]}
-        if not baselines or cfg.primary not in methods:
+        if not baselines:
             continue
         best = max(baselines, key=lambda m: baselines[m]["overall_ndcg@10"])
-        p, b = methods[cfg.primary], baselines[best]
-        ratio = {sl: p[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
+        b = baselines[best]
         others = {m: {sl: e[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
                   for m, e in methods.items() if e["kind"] == "crossrec" and m != cfg.primary}
+        if cfg.primary not in methods:  # the primary has no result yet: only the other variants' ratios
+            if others:
+                out[target] = {"best_baseline": best, "other_crossrec_ratios": others}
+            continue
+        p = methods[cfg.primary]
+        ratio = {sl: p[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
         out[target] = {"best_baseline": best, "ratio": ratio,
                        "goal_overall_met": ratio["overall"] >= cfg.goal_overall,
                        "goal_cold_met": ratio["cold"] >= cfg.goal_cold, "other_crossrec_ratios": others}
@@ -89,13 +94,17 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
                          f"{e['overall_recall@10']:.4f} | {e['valid_ndcg@10']:.4f} | {e['fit_minutes']:.1f} |")
         lines += ["", f"Test users: {users['overall_users']:,} overall, {users['cold_users']:,} cold, "
                   f"{users['warm_users']:,} warm.", ""]
-        if target in comp:
+        if target in comp and "ratio" not in comp[target]:
+            lines += [f"**{cfg.primary}**: no result yet on this target.", ""]
+        if target in comp and "ratio" in comp[target]:
             c = comp[target]
             r = c["ratio"]
             lines += [f"**{cfg.primary} / best baseline ({c['best_baseline']})**: "
                       f"{r['overall']:.3f}× overall (goal ≥ {cfg.goal_overall:.2f}×: "
                       f"{'met' if c['goal_overall_met'] else 'missed'}), {r['cold']:.3f}× cold (goal ≥ "
                       f"{cfg.goal_cold:.2f}×: {'met' if c['goal_cold_met'] else 'missed'}), {r['warm']:.3f}× warm.", ""]
+        if target in comp:
+            c = comp[target]
             for name, o in c.get("other_crossrec_ratios", {}).items():
                 lines.append(f"- {name} / {c['best_baseline']}: {o['overall']:.3f}× overall, {o['cold']:.3f}× cold, "
                              f"{o['warm']:.3f}× warm")
