@@ -94,21 +94,21 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
                          f"{e['overall_recall@10']:.4f} | {e['valid_ndcg@10']:.4f} | {e['fit_minutes']:.1f} |")
         lines += ["", f"Test users: {users['overall_users']:,} overall, {users['cold_users']:,} cold, "
                   f"{users['warm_users']:,} warm.", ""]
-        if target in comp and "ratio" not in comp[target]:
+        c = comp.get(target)
+        if c is None:
+            continue
+        if "ratio" not in c:
             lines += [f"**{cfg.primary}**: no result yet on this target.", ""]
-        if target in comp and "ratio" in comp[target]:
-            c = comp[target]
+        else:
             r = c["ratio"]
             lines += [f"**{cfg.primary} / best baseline ({c['best_baseline']})**: "
                       f"{r['overall']:.3f}× overall (goal ≥ {cfg.goal_overall:.2f}×: "
                       f"{'met' if c['goal_overall_met'] else 'missed'}), {r['cold']:.3f}× cold (goal ≥ "
                       f"{cfg.goal_cold:.2f}×: {'met' if c['goal_cold_met'] else 'missed'}), {r['warm']:.3f}× warm.", ""]
-        if target in comp:
-            c = comp[target]
-            for name, o in c.get("other_crossrec_ratios", {}).items():
-                lines.append(f"- {name} / {c['best_baseline']}: {o['overall']:.3f}× overall, {o['cold']:.3f}× cold, "
-                             f"{o['warm']:.3f}× warm")
-            lines += [""] if c.get("other_crossrec_ratios") else []
+        others = c.get("other_crossrec_ratios", {})
+        lines += [f"- {name} / {c['best_baseline']}: {o['overall']:.3f}× overall, {o['cold']:.3f}× cold, "
+                  f"{o['warm']:.3f}× warm" for name, o in others.items()]
+        lines += [""] if others else []
     lines += ["![NDCG@10 per method and slice](quality.png)", "", "## Methods", "",
               "| method | kind | overrides / params |", "|---|---|---|"]
     for m in cfg.methods:

@@ -8,6 +8,7 @@ run on every seed, like crossrec full, so the two are compared as mean ± std.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -46,9 +47,11 @@ def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:
 RESULT_CODE = ("data", "model", "train", "eval", "benchmarks/quality_methods.py")  # what shapes a result
 
 
+@functools.cache
 def code_version() -> str:
     """12 hex digits of a hash over the package source that shapes a result (data, model, training,
-    evaluation, method fitting); edits elsewhere (serving, docs, the report) keep cached rows valid."""
+    evaluation, method fitting); edits elsewhere (serving, docs, the report) keep cached rows valid.
+    Computed once per process: a long benchmark run keys every row by the code it started with."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for part in RESULT_CODE:
