@@ -15,12 +15,12 @@ import time
 
 import torch
 
-import benchlib
+from crossrec.benchmarks.machine import current_rss_mb
+from crossrec.benchmarks.perf_goals import GOAL_NF4_RATIO
+from crossrec.benchmarks.results import format_table, write_json
 from crossrec.model.backbone import load_backbone
-from crossrec.model.configs import BackboneConfig
+from crossrec.model.config import BackboneConfig
 from crossrec.model.item_encoder import ItemTextEncoder
-
-GOAL_NF4_RATIO = 0.6
 
 
 def sample_texts(path: str | None, n: int) -> list[str]:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, ref = [], None
     for precision in precisions:
         gc.collect()
-        before = benchlib.current_rss_mb()
+        before = current_rss_mb()
         t0 = time.perf_counter()
         backbone = load_backbone(BackboneConfig(path=args.backbone, precision=precision))
         load_s = time.perf_counter() - t0
@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         encode_s = time.perf_counter() - t0
         ref = emb if ref is None else ref
         rows.append({"precision": precision, "memory_mb": backbone.memory_bytes() / 2**20,
-                     "rss_growth_mb": max(benchlib.current_rss_mb() - before, 0.0), "load_s": load_s,
+                     "rss_growth_mb": max(current_rss_mb() - before, 0.0), "load_s": load_s,
                      "items_per_s": len(texts) / encode_s, "cosine_vs_fp32": float((emb * ref).sum(1).mean())})
         del backbone, enc
     base = rows[0]["memory_mb"]
     for r in rows:
         r["ratio_vs_fp32"] = r["memory_mb"] / base
-    print(benchlib.format_table(rows, ["precision", "memory_mb", "ratio_vs_fp32", "cosine_vs_fp32", "items_per_s",
-                                       "load_s", "rss_growth_mb"]))
+    print(format_table(rows, ["precision", "memory_mb", "ratio_vs_fp32", "cosine_vs_fp32", "items_per_s",
+                              "load_s", "rss_growth_mb"]))
     goals = [{"goal": f"nf4 backbone memory <= {GOAL_NF4_RATIO:g}x fp32", "measured": r["ratio_vs_fp32"],
               "ratio_to_goal": r["ratio_vs_fp32"] / GOAL_NF4_RATIO, "met": r["ratio_vs_fp32"] <= GOAL_NF4_RATIO}
              for r in rows if r["precision"] == "nf4"]
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
            "command": "python bench/backbone_memory.py" + (" --quick" if args.quick else "")
            + (f" --texts {args.texts}" if args.texts else "") + (f" --threads {args.threads}" if args.threads else ""),
            "threads": torch.get_num_threads()}
-    benchlib.write_json(args.out, out)
+    write_json(args.out, out)
     return 0
 
 

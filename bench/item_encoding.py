@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-import benchlib
+from crossrec.benchmarks.results import format_table, write_json
 from crossrec.model.backbone import load_backbone
-from crossrec.model.configs import BackboneConfig
+from crossrec.model.config import BackboneConfig
 from crossrec.model.embedding_cache import EmbeddingCache
 from crossrec.model.item_encoder import ItemTextEncoder
 
@@ -108,10 +108,10 @@ def main(argv: list[str] | None = None) -> int:
               "cache_hit_speedup": rows[3]["items_per_s"] / sorted_row["items_per_s"],
               "command": "python bench/item_encoding.py" + (" --quick" if args.quick else "")
               + (f" --threads {args.threads}" if args.threads else "")}
-    print(benchlib.format_table(rows, ["path", "items", "seconds", "cpu_s", "items_per_s", "items_per_cpu_s",
-                                       "tokens_per_s", "padded_share", "max_abs_diff_vs_sorted"]))
+    print(format_table(rows, ["path", "items", "seconds", "cpu_s", "items_per_s", "items_per_cpu_s",
+                              "tokens_per_s", "padded_share", "max_abs_diff_vs_sorted"]))
     print(f"sorted / unsorted: {result['sorted_speedup']:.2f}x; cache hit / encode: {result['cache_hit_speedup']:.0f}x")
-    benchlib.write_json(args.out, result)
+    write_json(args.out, result)
     return 0
 
 

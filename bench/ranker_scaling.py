@@ -25,11 +25,10 @@ import time
 import numpy as np
 import torch
 
-import benchlib
+from crossrec.benchmarks.machine import current_rss_mb, peak_rss_mb
+from crossrec.benchmarks.perf_goals import GOAL_1M_BATCH1_MS, GOAL_BATCH64_OVER_BATCH1
+from crossrec.benchmarks.results import format_table, write_json
 from crossrec.model.ranker import Ranker
-
-GOAL_1M_BATCH1_MS = 100.0
-GOAL_BATCH64_OVER_BATCH1 = 10.0
 
 
 def item_matrix(n: int, dim: int, dtype: torch.dtype = torch.float32, seed: int = 0) -> torch.Tensor:
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> dict:
     for n in args.sizes:
         for dtype in sorted(args.dtypes, key=lambda d: getattr(torch, d).itemsize):  # peak RSS grows every time
             gc.collect()
-            base_rss, peak_before = benchlib.current_rss_mb(), benchlib.peak_rss_mb()
+            base_rss, peak_before = current_rss_mb(), peak_rss_mb()
             items = item_matrix(n, args.dim, getattr(torch, dtype))
             for threads, batch in ((t, b) for t in args.threads for b in args.batches):
                 torch.set_num_threads(threads)
@@ -93,7 +92,7 @@ def run(args: argparse.Namespace) -> dict:
                                  "items_per_s_per_user": n * batch / (p50 / 1000), "repeats": len(wall)})
                     print(f"  N={n:>8} {dtype:>8} threads={threads} B={batch:>3} {scoring:>14}: p50 {p50:8.2f} ms, "
                           f"cpu {rows[-1]['cpu_ms']:8.2f} ms ({len(wall)} runs)", flush=True)
-            peak = benchlib.peak_rss_mb()
+            peak = peak_rss_mb()
             items_mb = items.numel() * items.element_size() / 2**20
             for r in rows:
                 if r["items"] == n and r["dtype"] == dtype:
@@ -166,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     result["command"] = "python bench/ranker_scaling.py" + (" --quick" if args.quick else "")
     cols = ["items", "dtype", "threads", "batch", "scoring", "p50_ms", "cpu_ms", "p90_ms", "per_user_ms", "x_time_vs_smaller", "x_vs_batch1",
             "items_mb", "peak_rss_mb", "overhead_mb"]
-    print(benchlib.format_table(result["results"], cols))
+    print(format_table(result["results"], cols))
     for g in result["goals"]:
         print(f"goal: {g['goal']}: measured {g['measured']:.3g} -> {'met' if g['met'] else 'MISSED'}")
-    benchlib.write_json(args.out, result)
+    write_json(args.out, result)
     return 0
 
 

@@ -8,102 +8,26 @@ process (a crash, not a graceful stop). Serve's controller notices (health check
 new replica, which loads and checksum-verifies the bundle before it takes requests. Reported per fault:
 recovery time (kill → a new replica of that deployment and /ready 200) and overall requests sent,
 succeeded, retried and failed (failed = still not 200 after the retries; target 0).
+The benchmark itself is :mod:`crossrec.benchmarks.serve_faults`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import threading
-import time
 
-import httpx
-
-from benchlib import format_table, write_json
-from crossrec.serve.loadgen import run_load
-from crossrec.serve.processes import replicas_of
-from servebench import common_args, request_bodies, resolve, start, stop
-
-
-def kill_one(role: str, url: str, timeout_s: float = 120) -> dict:
-    """SIGKILL one ``role`` replica; wait until Serve runs a new one and the app is ready again."""
-    old = replicas_of(role)
-    if not old:
-        raise RuntimeError(f"no live {role} replica to kill")
-    victim = old[0]
-    t0 = time.perf_counter()
-    os.kill(victim.pid, signal.SIGKILL)
-    replaced = ready = None
-    while time.perf_counter() - t0 < timeout_s:
-        now = [p for p in replicas_of(role) if p.pid != victim.pid]
-        if replaced is None and now:
-            replaced = time.perf_counter() - t0
-        if replaced is not None:
-            try:
-                if httpx.get(f"{url}/ready", timeout=10).status_code == 200:
-                    ready = time.perf_counter() - t0
-                    break
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.2)
-    return {"fault": f"SIGKILL {role} replica", "killed_pid": victim.pid, "at_s": None,
-            "new_replica_s": replaced, "ready_again_s": ready}
+from crossrec.benchmarks.serve_faults import FaultsConfig, run_serve_faults
+from crossrec.benchmarks.serving import add_common_args
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    common_args(ap, "docs/results/serve_faults.json")
-    ap.add_argument("--clients", type=int, default=8, help="Concurrent clients of the steady load.")
-    ap.add_argument("--retries", type=int, default=8, help="Retries per request on 503 / connection errors.")
-    ap.add_argument("--settle", type=float, default=20.0, help="Seconds of load before, between and after faults.")
-    args = ap.parse_args(argv)
-    bundle, target, port = resolve(args)
-    settle = 2.0 if args.quick else args.settle
-    roles = ["Ranker", "Encoder"]
-    bodies = request_bodies(bundle, target)
-    url = start(bundle, port)
-    try:
-        run_load(url, bodies, 2, duration_s=1.0, max_requests=20)  # warm-up
-        result: dict = {}
-        load_s = settle * (len(roles) + 1) + 120  # an upper bound: stopped by the request cap below
-        done = threading.Event()
-
-        def load() -> None:
-            result["load"] = run_load(url, bodies, args.clients, duration_s=load_s, max_requests=10**9,
-                                      retries=args.retries, stop=done)
-
-        thread = threading.Thread(target=load, daemon=True)
-        t_start = time.perf_counter()
-        thread.start()
-        faults = []
-        for role in roles:
-            time.sleep(settle)
-            at = time.perf_counter() - t_start
-            faults.append({**kill_one(role, url), "at_s": round(at, 2)})
-            print(f"killed {role}: new replica after {faults[-1]['new_replica_s']} s, "
-                  f"ready after {faults[-1]['ready_again_s']} s", flush=True)
-        time.sleep(settle)
-        done.set()  # stop the load generator
-        thread.join()
-        final_ready = httpx.get(f"{url}/ready", timeout=10).status_code
-    finally:
-        stop()
-    r = result["load"]
-    sent = r.requests + r.errors
-    fail_times = [round(t, 2) for t, ok in r.events if not ok]
-    summary = {"clients": args.clients, "retries_per_request": args.retries, "requests_sent": sent,
-               "succeeded": r.requests, "failed": r.errors, "retried": r.retried, "statuses": r.statuses,
-               "failed_at_s": fail_times, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "ready_at_end": final_ready == 200,
-               "data_lost": 0}
-    for f in faults:
-        f["recovered"] = f["ready_again_s"] is not None
-    print(format_table(faults, ["fault", "at_s", "new_replica_s", "ready_again_s", "recovered"]))
-    print(format_table([summary], ["clients", "requests_sent", "succeeded", "retried", "failed", "p50_ms", "p99_ms"]))
-    write_json(args.out, {"bundle": str(bundle), "target": target, "quick": args.quick,
-                          "results": faults, "load": summary})
-    ok = summary["ready_at_end"] and all(f["recovered"] for f in faults)
-    return 0 if ok else 1
+    add_common_args(ap, FaultsConfig)
+    ap.add_argument("--clients", type=int, default=FaultsConfig.clients, help="Concurrent clients of the steady load.")
+    ap.add_argument("--retries", type=int, default=FaultsConfig.retries,
+                    help="Retries per request on 503 / connection errors.")
+    ap.add_argument("--settle", type=float, default=FaultsConfig.settle,
+                    help="Seconds of load before, between and after faults.")
+    return run_serve_faults(FaultsConfig(**vars(ap.parse_args(argv))))
 
 
 if __name__ == "__main__":

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-import benchlib
+from crossrec.benchmarks.machine import current_rss_mb, peak_rss_mb
+from crossrec.benchmarks.perf_goals import GOAL_NF4_SLOWDOWN
+from crossrec.benchmarks.results import format_table, write_json
 
-GOAL_NF4_SLOWDOWN = 3.0
 MARKER = "TRAIN_THROUGHPUT_RESULT "
 
 # The ML-1M family run's model and optimiser (runs/ml1m-local/config.yaml), dataset filled in per run.
@@ -146,8 +147,8 @@ def child(args: argparse.Namespace) -> dict:
     """One precision in this process: capped epoch, then the step profile."""
     import torch
 
+    from crossrec.data.windows import TrainWindows
     from crossrec.train.engine import TargetDomainTrainer
-    from crossrec.train.windows import TrainWindows
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -155,7 +156,7 @@ def child(args: argparse.Namespace) -> dict:
     cfg = train_config(args.child, args.quick, args.dataset)
     trainer = TargetDomainTrainer(cfg, split, log=lambda _msg: None)
     setup_s = time.perf_counter() - t0
-    rss_setup, peak_setup = benchlib.current_rss_mb(), benchlib.peak_rss_mb()
+    rss_setup, peak_setup = current_rss_mb(), peak_rss_mb()
     bs = cfg.optim.batch_size
     n_windows = len(trainer.windows)
     steps_per_epoch = math.ceil(n_windows / bs)
@@ -184,7 +185,7 @@ def child(args: argparse.Namespace) -> dict:
     }
     row.update(profile_step(trainer, args.repeats))
     row["backbone_memory_mb"] = trainer.text.encoder.backbone.memory_bytes() / 2**20
-    row["peak_rss_mb"] = benchlib.peak_rss_mb()
+    row["peak_rss_mb"] = peak_rss_mb()
     return row
 
 
@@ -251,17 +252,17 @@ def main(argv: list[str] | None = None) -> int:
               "command": "python bench/train_throughput.py" + (" --quick" if args.quick else "")
               + (f" --steps {args.steps}" if args.steps and not args.quick else "")
               + (f" --also-threads {args.also_threads}" if args.also_threads else "")}
-    print(benchlib.format_table(rows, ["precision", "threads", "samples_per_s", "steps_per_s", "slowdown_vs_fp32",
-                                       "cpu_slowdown_vs_fp32", "peak_rss_mb", "backbone_tokens_per_s",
-                                       "est_epoch_s", "est_epoch_cpu_s"]))
-    print(benchlib.format_table(rows, ["precision", "threads", "backbone_s", "heads_s", "optimizer_s",
-                                       "backbone_cpu_s", "heads_cpu_s", "optimizer_cpu_s", "backbone_share"]))
+    print(format_table(rows, ["precision", "threads", "samples_per_s", "steps_per_s", "slowdown_vs_fp32",
+                              "cpu_slowdown_vs_fp32", "peak_rss_mb", "backbone_tokens_per_s",
+                              "est_epoch_s", "est_epoch_cpu_s"]))
+    print(format_table(rows, ["precision", "threads", "backbone_s", "heads_s", "optimizer_s",
+                              "backbone_cpu_s", "heads_cpu_s", "optimizer_cpu_s", "backbone_share"]))
     for r in rows:
         if "error" in r:
             print(f"{r['precision']}: FAILED: {r['error']}")
     for g in result["goals"]:
         print(f"goal: {g['goal']}: measured {g['measured']:.3g} -> {'met' if g['met'] else 'MISSED'}")
-    benchlib.write_json(args.out, result)
+    write_json(args.out, result)
     return 1 if any("error" in r for r in rows) else 0
 
 

@@ -44,9 +44,9 @@ def check_serve(path: Path) -> None:
         module, _, attr = app.import_path.partition(":")
         builder = getattr(importlib.import_module(module), attr)
         assert callable(builder), app.import_path
-        from crossrec.serve.app import AppArgs
+        from crossrec.serve.app import ServeAppConfig
 
-        AppArgs.from_dict(app.args, source=f"{path}: args")  # the builder's typed args validate
+        ServeAppConfig.from_dict(app.args, source=f"{path}: args")  # the builder's typed args validate
 
 
 def check_domains(path: Path) -> None:
@@ -113,6 +113,8 @@ CHECKS = {
     "bench/configs/quality_ml1m_long.yaml": check_quality,
     "bench/configs/quality_crossrec_base.yaml": check_train,
     "bench/configs/quality_amazon.yaml": check_quality,
+    "bench/configs/quality_quick.yaml": check_quality,
+    "bench/configs/quality_crossrec_quick.yaml": check_train,
     "bench/configs/quality_crossrec_ml1m.yaml": check_train,
     "bench/configs/quality_crossrec_amazon.yaml": check_train,
     "bench/configs/screen_amazon.yaml": check_screen,

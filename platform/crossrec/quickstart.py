@@ -19,6 +19,7 @@ from crossrec.data.dataset import load_dataset, save_dataset
 from crossrec.data.split import split_target
 from crossrec.data.synthetic import SyntheticConfig, generate_synthetic
 from crossrec.eval.baselines.mostpop import MostPop
+from crossrec.eval.metrics import SELECTION_METRIC, SUMMARY_METRICS
 from crossrec.eval.runner import EvalReport, evaluate
 from crossrec.train.config import TrainConfig
 
@@ -99,19 +100,30 @@ def run_quickstart(out: Path = Path("outputs/quickstart"), target: str = "movies
 
 
 def _tune_stage(result: QuickstartResult, data_dir: Path, target: str) -> None:
-    try:
-        from crossrec.tune.quickstart import quickstart_sweep
-    except ModuleNotFoundError:
-        return
     with _Stage(result, "tune: Ray Tune sweep of fusion heads on cached embeddings"):
         result.extras["tune"] = quickstart_sweep(result.bundle, data_dir, target, result.out / "tune")
 
 
+def quickstart_sweep(bundle: Path, data_dir: Path, target: str, out: Path) -> dict:
+    """The small sweep of the quickstart: 4 fast trials over fusion variants on the bundle's embeddings."""
+    from crossrec.tune.config import SweepConfig
+    from crossrec.tune.run import run_sweep
+
+    base = quickstart_train_config(data_dir, out / "runs", target, epochs=3)
+    cfg = SweepConfig(
+        name="quickstart-sweep", target=target, base=base.model_dump(mode="json"), bundle=str(bundle),
+        space={"model.fusion.variant": {"grid": ["gate", "attention", "sum"]},
+               "optim.lr": {"loguniform": [5e-4, 5e-3]}},
+        num_samples=1, search="random", scheduler={"type": "fifo"}, storage_path=str(out), seed=0,
+    )
+    result = run_sweep(cfg)
+    return {"best_params": result.best_params, "best_config": str(result.best_config_path),
+            "trials": len(result.table), "seconds": result.seconds}
+
+
 def _serve_stage(result: QuickstartResult, target: str) -> None:
-    try:
-        from crossrec.serve.app import serve_smoke_test
-    except ModuleNotFoundError:
-        return
+    from crossrec.serve.app import serve_smoke_test
+
     with _Stage(result, "serve: Ray Serve graph, a few live requests"):
         result.extras["serve"] = serve_smoke_test(result.bundle, target)
 
@@ -121,16 +133,16 @@ def _print_summary(result: QuickstartResult) -> None:
     from rich.table import Table
 
     table = Table(title="quickstart: test metrics (full ranking over the target catalogue)")
-    for col in ("method", "slice", "users", "NDCG@10", "Recall@10", "MRR@10"):
+    for col in ("method", "slice", "users", *(m.label for m in SUMMARY_METRICS)):
         table.add_column(col)
     for name, report in result.reports.items():
         for slice_name, m in report.metrics.items():
-            table.add_row(name, slice_name, str(m["n_users"]), f"{m['ndcg@10']:.4f}", f"{m['recall@10']:.4f}",
-                          f"{m['mrr@10']:.4f}")
+            table.add_row(name, slice_name, str(m["n_users"]), *(f"{m[metric.key]:.4f}" for metric in SUMMARY_METRICS))
     Console().print(table)
     if {"crossrec", "MostPop"} <= result.reports.keys():
-        ours = result.reports["crossrec"].metrics["overall"]["ndcg@10"]
-        pop = result.reports["MostPop"].metrics["overall"]["ndcg@10"]
+        key = SELECTION_METRIC.key
+        ours = result.reports["crossrec"].metrics["overall"][key]
+        pop = result.reports["MostPop"].metrics["overall"][key]
         verdict = "beats" if ours > pop else "does NOT beat"
-        print(f"crossrec {verdict} MostPop on NDCG@10: {ours:.4f} vs {pop:.4f} ({ours / max(pop, 1e-9):.2f}x)")
+        print(f"crossrec {verdict} MostPop on {SELECTION_METRIC.label}: {ours:.4f} vs {pop:.4f} ({ours / max(pop, 1e-9):.2f}x)")
     print(f"outputs: {result.out}  (bundle: {result.bundle})")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,8 @@ import yaml
 
 from crossrec.benchmarks.quality_config import QualityConfig
 from crossrec.benchmarks.quality_report import aggregate, comparisons
+from crossrec.benchmarks.quality_run import run_benchmark  # behind bench/quality.py
 from crossrec.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-import quality  # noqa: E402  (bench/quality.py)
 
 TRAIN_BASE = {
     "run_name": "q", "dataset": "unused", "targets": ["movies"],
@@ -48,7 +44,7 @@ METHODS = [
 
 def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, capsys) -> None:
     config = write_config(tmp_path, METHODS)
-    assert quality.main(["--config", str(config)]) == 0
+    assert run_benchmark(str(config)) == 0
     out = tmp_path / "out"
     page = (out / "q.md").read_text()
     data = json.loads((out / "q.json").read_text())
@@ -74,12 +70,12 @@ def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, cap
 
     # A rerun is served from the cache (no method is fitted again) and gives identical figures.
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")}
-    assert quality.main(["--config", str(config)]) == 0
+    assert run_benchmark(str(config)) == 0
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")} == mtimes
     assert json.loads((out / "q.json").read_text())["summary"] == data["summary"]
 
     # --report-only renders the same figures from the cache and says so.
-    assert quality.main(["--config", str(config), "--report-only"]) == 0
+    assert run_benchmark(str(config), report_only=True) == 0
     assert json.loads((out / "q.json").read_text())["summary"] == data["summary"]
     assert "Page rendered from the cached results by: `python bench/quality.py" in (out / "q.md").read_text()
 
@@ -144,9 +140,9 @@ def test_cache_key_follows_the_resolved_config_and_the_code(tmp_path: Path, monk
     # a row cached under an old key is not read back: the benchmark fits again and writes a new file
     monkeypatch.setattr(quality_run, "code_version", lambda: "old")
     config = write_config(tmp_path, [METHODS[0], METHODS[2]], seeds=[0])
-    assert quality.main(["--config", str(config)]) == 0
+    assert run_benchmark(str(config)) == 0
     old = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
     monkeypatch.setattr(quality_run, "code_version", lambda: "new")
-    assert quality.main(["--config", str(config)]) == 0
+    assert run_benchmark(str(config)) == 0
     new = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
     assert len(new) == 2 * len(old) and set(old) < set(new)

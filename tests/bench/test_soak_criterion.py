@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import serve_soak  # noqa: E402  (bench/serve_soak.py)
+from crossrec.benchmarks import serve_soak  # behind bench/serve_soak.py
 
 
 def series(mb_at) -> list[tuple[float, float]]:

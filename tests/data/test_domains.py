@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crossrec.data.domains import DomainMapping, load_domain_mapping, shipped_mappings
+from crossrec.data.domains import DomainMappingConfig, load_domain_mapping, shipped_mappings
 from crossrec.errors import ConfigError
 
 # BENCHMARK.md, "Domains from MovieLens-1M": domain -> genres, in priority order.
@@ -55,7 +55,7 @@ def test_first_listed_group_wins(genres: str, domain: str) -> None:
 
 
 def test_assign_takes_lists_strings_and_nulls() -> None:
-    mapping = DomainMapping(field="tags", separator="|", default="rest", groups={"a": ["x"], "b": ["y", "x"]})
+    mapping = DomainMappingConfig(field="tags", separator="|", default="rest", groups={"a": ["x"], "b": ["y", "x"]})
     got = mapping.assign(pd.Series([["y"], "q|x", None, np.array(["y", "x"])]))
     assert got.tolist() == ["b", "a", "rest", "a"]
 

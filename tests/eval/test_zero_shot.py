@@ -6,7 +6,7 @@ import numpy as np
 
 from crossrec.eval.baselines.zero_shot import ZeroShot
 from crossrec.eval.protocol import HistoryBatch
-from crossrec.model.configs import BackboneConfig
+from crossrec.model.config import BackboneConfig
 
 
 def test_zero_shot_scores_are_cosines_to_the_history_mean(tmp_path) -> None:

@@ -10,7 +10,7 @@ import torch
 from crossrec.errors import BundleError, ConfigError
 from crossrec.model.adapters import DomainAdapters
 from crossrec.model.backbone import load_backbone, pool
-from crossrec.model.configs import BackboneConfig, LoraSettings
+from crossrec.model.config import BackboneConfig, LoraConfig
 from crossrec.model.item_encoder import ItemTextEncoder
 
 TEXTS = ["Toy Story (1995). Genres: Animation", "Heat (1995). Genres: Action, Crime", "Casino", "a b c d e f g"]
@@ -45,8 +45,8 @@ def test_encoder_shapes_norms_and_order(tiny_bert_dir) -> None:
 def test_two_adapters_differ_and_switching_back_is_exact(tiny_bert_dir) -> None:
     enc, adapters = encoder_for(tiny_bert_dir)
     base = enc.encode(TEXTS)
-    adapters.add("books", LoraSettings(r=4, alpha=8))
-    adapters.add("music", LoraSettings(r=4, alpha=8))
+    adapters.add("books", LoraConfig(r=4, alpha=8))
+    adapters.add("music", LoraConfig(r=4, alpha=8))
     randomize_lora_b(adapters, "books", 1)
     randomize_lora_b(adapters, "music", 2)
     books = enc.encode(TEXTS, domain="books")
@@ -73,7 +73,7 @@ def test_only_the_active_lora_weights_get_gradients(tiny_bert_dir) -> None:
 
 def test_adapter_save_load_round_trip_and_foreign_backbone_refused(tiny_bert_dir, tiny_llama_dir, tmp_path) -> None:
     enc, adapters = encoder_for(tiny_bert_dir)
-    adapters.add("books", LoraSettings(r=4, alpha=8))
+    adapters.add("books", LoraConfig(r=4, alpha=8))
     randomize_lora_b(adapters, "books", 3)
     want = enc.encode(TEXTS, domain="books")
     version = adapters.version("books")
@@ -111,7 +111,7 @@ def test_config_errors_and_round_trip(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not a local Hugging Face model directory"):
         load_backbone(BackboneConfig(path=str(tmp_path / "missing")))
     with pytest.raises(ConfigError, match="`r` should be positive, got 0"):
-        LoraSettings.from_dict({"r": 0})
+        LoraConfig.from_dict({"r": 0})
     with pytest.raises(ConfigError, match="precision"):
         BackboneConfig.from_dict({"precision": "int4"})
     cfg = BackboneConfig(precision="nf4", max_length=32)

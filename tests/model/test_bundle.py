@@ -11,7 +11,7 @@ import torch
 from crossrec.data.sequences import ItemIndex
 from crossrec.errors import BundleError
 from crossrec.model.bundle import ModelBundle, save_bundle
-from crossrec.model.model_config import ModelConfig
+from crossrec.model.config import ModelConfig
 from crossrec.model.ranker import Ranker
 from crossrec.model.recommender import CrossRecModel
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from crossrec.model.model_config import ModelConfig
+from crossrec.model.config import ModelConfig
 from crossrec.model.recommender import IGNORE_LABEL, CrossRecModel
 from crossrec.model.towers import TargetSequenceInterest
 from crossrec.serve.inference import ResolvedHistory, encode_histories, fuse_interests
@@ -26,7 +26,7 @@ def make_model(seed: int = 0, **over) -> CrossRecModel:
 
 
 def test_target_sequence_state_is_the_target_only_encoding_at_each_position() -> None:
-    from crossrec.model.model_config import TowerConfig
+    from crossrec.model.config import TowerConfig
 
     torch.manual_seed(0)
     m = TargetSequenceInterest(TowerConfig(d_model=8, n_heads=2, max_len=6, dropout=0.0)).eval()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from crossrec.errors import ModelInputError
-from crossrec.model.model_config import ModelConfig
+from crossrec.model.config import ModelConfig
 from crossrec.model.recommender import IGNORE_LABEL, CrossRecModel
 
 # 3 domains: items 1-10 domain 1, 11-18 domain 2 (the target), 19-23 domain 3.

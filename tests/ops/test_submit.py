@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from crossrec.errors import ConfigError
-from crossrec.ops.submit import SubmissionSettings, read_submission, runtime_env_for
+from crossrec.ops.submit import SubmissionConfig, read_submission, runtime_env_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +30,7 @@ def test_submission_section_is_typed(tmp_path) -> None:
     cfg.write_text(yaml.safe_dump({"submission": {"entrypoint_num_gpus": -1}}))
     with pytest.raises(ConfigError, match="submission: entrypoint_num_gpus"):
         read_submission(cfg)
-    assert SubmissionSettings().runtime_env == {}
+    assert SubmissionConfig().runtime_env == {}
 
 
 def free_port() -> int:

@@ -56,11 +56,8 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(fault_dataset, t
 
 
 def test_bundle_write_failure_keeps_the_previous_bundle(tmp_path, monkeypatch) -> None:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import crossrec.benchmarks.bad_inputs as ri
     import crossrec.model.bundle as bundle_mod
-    import reliability_inputs as ri
     from crossrec.model.bundle import ModelBundle, save_bundle
 
     ws = ri.Workspace(tmp_path / "ws")

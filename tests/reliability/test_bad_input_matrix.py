@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench"))
-import reliability_inputs as ri  # noqa: E402  (bench/reliability_inputs.py)
+import crossrec.benchmarks.bad_inputs as ri  # behind bench/reliability_inputs.py
 
 CASES = {c.name: c for c in ri.CASES}
 
@@ -64,7 +62,7 @@ def test_console_script_prints_one_line(workspace: ri.Workspace, tmp_path: Path)
 
 def test_bench_writes_the_table(tmp_path: Path) -> None:
     out = tmp_path / "inputs.json"
-    assert ri.main(["--quick", "--out", str(out), "--work", str(tmp_path / "work")]) == 0
+    assert ri.run_bad_inputs(out, quick=True, work=tmp_path / "work") == 0  # bench/reliability_inputs.py --quick
     import json
 
     result = json.loads(out.read_text())

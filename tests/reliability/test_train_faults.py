@@ -8,13 +8,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import train_faults as tf  # noqa: E402  (bench/train_faults.py)
+import crossrec.benchmarks.train_faults as tf  # behind bench/train_faults.py
 
 pytestmark = [pytest.mark.ray]
 QUICK = tf.SIZES["quick"]

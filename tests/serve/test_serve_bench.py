@@ -4,21 +4,24 @@ mode on the tiny bundle, on this module's local Ray, so they cannot rot. No timi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from crossrec.benchmarks import serve_faults, serve_load, serve_soak
+from crossrec.benchmarks.serving import free_port
+
 pytestmark = pytest.mark.ray
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from servebench import free_port  # noqa: E402  (bench/servebench.py)
 
-
-def run(script: str, serve_bundle: Path, out: Path, *extra: str) -> dict:
-    module = __import__(script)
-    rc = module.main(["--bundle", str(serve_bundle), "--target", "movies", "--quick", "--port", str(free_port()),
-                      "--out", str(out), *extra])
+def run(bench: str, serve_bundle: Path, out: Path, **extra) -> dict:
+    """``python bench/<bench>.py --bundle ... --target movies --quick --port <free> --out OUT [extra]``,
+    in this process (its library function, :mod:`crossrec.benchmarks.<bench>`)."""
+    run_bench, config = {"serve_load": (serve_load.run_serve_load, serve_load.LoadConfig),
+                         "serve_faults": (serve_faults.run_serve_faults, serve_faults.FaultsConfig),
+                         "serve_soak": (serve_soak.run_serve_soak, serve_soak.SoakConfig)}[bench]
+    rc = run_bench(config(bundle=str(serve_bundle), target="movies", quick=True, port=free_port(), out=str(out),
+                          **extra))
     data = json.loads(out.read_text())
     assert data["machine"]["cpus"] and data["results"]
     return {"rc": rc, **data}
@@ -40,17 +43,18 @@ def test_serve_load_quick(serve_bundle, local_ray, tmp_path) -> None:
     assert goals["Serve"]["measured"] == pytest.approx(data["overhead_ratio_1_client"])
     assert goals["Serve"]["met"] == (data["overhead_ratio_1_client"] <= 3)
 
-    import perf_report  # bench/perf_report.py: the serving goals and findings reach performance.md
+    # bench/perf_report.py: the serving goals and findings reach performance.md
+    from crossrec.benchmarks import perf_page
 
     (tmp_path / "perf").mkdir()
     (tmp_path / "serving.json").rename(tmp_path / "perf" / "serving.json")
-    page = perf_report.render(tmp_path / "perf")
+    page = perf_page.render(tmp_path / "perf")
     assert "| serving | Serve p50 at 1 client <= 3x the in-process p50 |" in page
     assert "Serving at 1 client: Serve p50" in page
 
 
 def test_serve_faults_quick_replicas_are_replaced(serve_bundle, local_ray, tmp_path) -> None:
-    data = run("serve_faults", serve_bundle, tmp_path / "faults.json", "--clients", "4")
+    data = run("serve_faults", serve_bundle, tmp_path / "faults.json", clients=4)
     assert data["rc"] == 0
     assert [f["fault"] for f in data["results"]] == ["SIGKILL Ranker replica", "SIGKILL Encoder replica"]
     assert all(f["recovered"] and f["new_replica_s"] > 0 for f in data["results"])
@@ -60,7 +64,7 @@ def test_serve_faults_quick_replicas_are_replaced(serve_bundle, local_ray, tmp_p
 
 
 def test_serve_soak_quick_samples_every_replica(serve_bundle, local_ray, tmp_path) -> None:
-    data = run("serve_soak", serve_bundle, tmp_path / "soak.json", "--clients", "2")
+    data = run("serve_soak", serve_bundle, tmp_path / "soak.json", clients=2)
     assert {r["process"] for r in data["results"]} >= {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"}
     assert all(r["samples"] >= 3 and r["rss_end_mb"] > 0 and not r["restarted"] for r in data["results"])
     assert data["load"]["errors"] == 0 and data["load"]["requests"] > 0

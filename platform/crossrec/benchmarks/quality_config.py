@@ -18,7 +18,7 @@ from crossrec.data.synthetic import SyntheticConfig
 MethodKind = Literal["mostpop", "zero_shot", "sasrec", "crossrec"]
 
 
-class Budget(StrictModel):
+class BudgetConfig(StrictModel):
     """Training budget of every trained method (early stopping on valid NDCG@10 inside it)."""
 
     max_epochs: int = Field(20, gt=0)
@@ -26,7 +26,7 @@ class Budget(StrictModel):
     patience: int | None = Field(3, gt=0)
 
 
-class MethodSpec(StrictModel):
+class MethodConfig(StrictModel):
     """One row of the results table."""
 
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -35,10 +35,10 @@ class MethodSpec(StrictModel):
     all_seeds: bool = Field(False, description="Run every seed (mean ± std); otherwise the first seed only.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="crossrec: dotted TrainConfig paths.")
     params: dict[str, Any] = Field(default_factory=dict, description="Baselines: constructor keyword arguments.")
-    budget: Budget | None = Field(None, description="Overrides the benchmark's budget for this method.")
+    budget: BudgetConfig | None = Field(None, description="Overrides the benchmark's budget for this method.")
 
     @model_validator(mode="after")
-    def _check(self) -> MethodSpec:
+    def _check(self) -> MethodConfig:
         if self.overrides and self.kind != "crossrec":
             raise ValueError(f"method {self.name!r}: overrides only apply to kind crossrec (use params)")
         return self
@@ -57,10 +57,10 @@ class QualityConfig(StrictModel):
     targets: list[str] = Field(..., min_length=1)
     seeds: list[int] = Field([0, 1, 2], min_length=1)
     base_train_config: str = Field(..., description="TrainConfig YAML every crossrec variant starts from.")
-    budget: Budget = Field(default_factory=Budget)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
     best_baseline_all_seeds: bool = Field(True, description="Re-run the best baseline (seed 0 test NDCG@10) on every seed.")
     torch_threads: int | None = Field(None, gt=0)
-    methods: list[MethodSpec] = Field(..., min_length=1)
+    methods: list[MethodConfig] = Field(..., min_length=1)
     primary: str | None = Field(None, description="The crossrec method compared with the best baseline "
                                 "(default: the first crossrec method).")
     goal_overall: float = Field(1.10, gt=0, description="Target ratio primary / best baseline, NDCG@10 overall.")
@@ -93,3 +93,16 @@ class QualityConfig(StrictModel):
             if value and "://" not in value and not Path(value).is_absolute():
                 upd[key] = str((base / value).resolve())
         return self.model_copy(update=upd)
+
+
+def load_quality_config(path: str, dataset: str | None = None, targets: list[str] | None = None,
+                        seeds: list[int] | None = None, work_dir: str | None = None,
+                        out_dir: str | None = None) -> QualityConfig:
+    """The benchmark YAML at ``path`` with the command line's overrides applied (``None`` keeps the file's
+    value; a ``dataset`` replaces its synthetic data), relative paths resolved against the working directory."""
+    cfg = QualityConfig.from_yaml(path)
+    upd = {k: v for k, v in {"dataset": dataset, "targets": targets, "seeds": seeds, "work_dir": work_dir,
+                             "out_dir": out_dir}.items() if v is not None}
+    if dataset:
+        upd["synthetic"] = None
+    return QualityConfig.from_dict({**cfg.model_dump(), **upd}, source=path).resolve_paths(Path.cwd())

@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
-from crossrec.benchmarks.quality_config import Budget, MethodSpec
+from crossrec.benchmarks.quality_config import BudgetConfig, MethodConfig
 from crossrec.data.split import TargetSplit
+from crossrec.eval.epoch_loop import VALID_SCORE
 from crossrec.eval.protocol import Recommender
 from crossrec.train.config import TrainConfig
 
@@ -29,7 +30,7 @@ class FittedMethod:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def crossrec_config(base: TrainConfig, spec: MethodSpec, seed: int) -> TrainConfig:
+def crossrec_config(base: TrainConfig, spec: MethodConfig, seed: int) -> TrainConfig:
     """``base`` with the method's dotted-path overrides and the seed applied (validated)."""
     from crossrec.tune.config import apply_params
 
@@ -37,11 +38,11 @@ def crossrec_config(base: TrainConfig, spec: MethodSpec, seed: int) -> TrainConf
 
 
 def fit_method(
-    spec: MethodSpec,
+    spec: MethodConfig,
     split: TargetSplit,
     base: TrainConfig,
     seed: int,
-    budget: Budget,
+    budget: BudgetConfig,
     log: Callable[[str], None] = print,
 ) -> FittedMethod:
     """Fit ``spec`` on ``split`` with ``seed`` within ``budget``."""
@@ -71,7 +72,7 @@ def fit_method(
     return _fit_crossrec(spec, split, base, seed, budget, log, t0)
 
 
-def _fit_crossrec(spec: MethodSpec, split: TargetSplit, base: TrainConfig, seed: int, budget: Budget,
+def _fit_crossrec(spec: MethodConfig, split: TargetSplit, base: TrainConfig, seed: int, budget: BudgetConfig,
                   log: Callable[[str], None], t0: float) -> FittedMethod:
     from crossrec.eval.model_scorer import CrossRecScorer
     from crossrec.train.engine import TargetDomainTrainer
@@ -85,7 +86,7 @@ def _fit_crossrec(spec: MethodSpec, split: TargetSplit, base: TrainConfig, seed:
     trainer.model.eval()
     scorer = CrossRecScorer(trainer.model, split, device=trainer.device, batch_size=cfg.eval.batch_size)
     info = {"best_epoch": result.best_epoch, "epochs": result.epochs, "stopped_by": result.stopped_by,
-            "best_valid_ndcg_at_10": result.best_valid_ndcg, **{f"trainable_{k}": v for k, v in counts.items()},
+            f"best_{VALID_SCORE}": result.best_score, **{f"trainable_{k}": v for k, v in counts.items()},
             "precision": cfg.backbone.precision, "lora": cfg.lora is not None,
-            "valid_ndcg_curve": [round(h["valid_ndcg_at_10"], 4) for h in result.history]}
+            "valid_ndcg_curve": [round(s, 4) for s in result.scores]}
     return FittedMethod(scorer, trainer.model.history_window, time.perf_counter() - t0, info)

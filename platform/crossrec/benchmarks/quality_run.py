@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,10 +19,13 @@ from typing import Any
 
 import torch
 
-from crossrec.benchmarks.quality_config import MethodSpec, QualityConfig
+from crossrec.benchmarks.machine import machine_info
+from crossrec.benchmarks.quality_config import MethodConfig, QualityConfig, load_quality_config
 from crossrec.benchmarks.quality_methods import fit_method
+from crossrec.benchmarks.quality_report import aggregate, comparisons, write_report
 from crossrec.data.dataset import Dataset
 from crossrec.data.split import TargetSplit, split_target
+from crossrec.errors import ConfigError
 from crossrec.eval.runner import evaluate
 from crossrec.train.config import TrainConfig
 from crossrec.utils.io import atomic_write_text
@@ -61,7 +65,7 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def method_key(cfg: QualityConfig, spec: MethodSpec, base: TrainConfig, code: str | None = None) -> str:
+def method_key(cfg: QualityConfig, spec: MethodConfig, base: TrainConfig, code: str | None = None) -> str:
     """12 hex digits naming everything a (target, method) result depends on: the dataset and how it is
     imported, the method's kind, parameters and budget, for crossrec the resolved training config (seed
     aside), and :func:`code_version`. Rows cached under another key are never read back."""
@@ -82,7 +86,7 @@ def result_path(cfg: QualityConfig, target: str, method: str, seed: int, key: st
     return Path(cfg.work_dir) / target / method / f"seed{seed}-{key}.json"
 
 
-def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: MethodSpec, seed: int,
+def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: MethodConfig, seed: int,
             log: Callable[[str], None]) -> dict[str, Any]:
     """Fit and evaluate one (method, seed) on ``split``; cached in ``work_dir``."""
     key = method_key(cfg, spec, base)
@@ -123,7 +127,7 @@ def run_quality(cfg: QualityConfig, methods: list[str] | None = None,
     return rows
 
 
-def run_target(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, specs: list[MethodSpec],
+def run_target(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, specs: list[MethodConfig],
                log: Callable[[str], None]) -> list[dict[str, Any]]:
     """Baselines first (then the best one on every seed), then crossrec methods: multi-seed ones first,
     so an interrupted or time-boxed run has the headline comparison before the ablations."""
@@ -147,3 +151,61 @@ def best_baseline(rows: list[dict[str, Any]], target: str) -> str | None:
         if r["target"] == target and r["baseline"] and r["method"] not in first:
             first[r["method"]] = r["test"]["overall"]["ndcg@10"]
     return max(first, key=first.get) if first else None
+
+
+def cached_rows(cfg: QualityConfig) -> list[dict[str, Any]]:
+    """Every cached result of the config's targets and methods."""
+    rows = []
+    base = TrainConfig.from_yaml(cfg.base_train_config)
+    for target in cfg.targets:
+        for spec in cfg.methods:
+            key = method_key(cfg, spec, base)
+            for seed in cfg.seeds:
+                path = result_path(cfg, target, spec.name, seed, key)
+                if path.is_file():
+                    rows.append(json.loads(path.read_text()))
+    return rows
+
+
+def merge_with_cache(rows: list[dict[str, Any]], cfg: QualityConfig) -> list[dict[str, Any]]:
+    """``rows`` plus cached results of methods not run this time (``--methods`` subsets)."""
+    seen = {(r["target"], r["method"], r["seed"]) for r in rows}
+    return rows + [r for r in cached_rows(cfg) if (r["target"], r["method"], r["seed"]) not in seen]
+
+
+def bench_command(config: str, methods: list[str] | None = None, report_only: bool = False,
+                  **overrides: Any) -> str:
+    """The ``python bench/quality.py`` command line of these options (the page names what reproduces it)."""
+    args = ["--config", config]
+    for name, value in {**overrides, "methods": methods}.items():
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", *map(str, value if isinstance(value, list) else [value])]
+    args += ["--report-only"] if report_only else []
+    return "python bench/quality.py " + " ".join(shlex.quote(a) for a in args)
+
+
+def run_benchmark(config: str, methods: list[str] | None = None, report_only: bool = False,
+                  command: str | None = None, log: Callable[[str], None] = print, **overrides: Any) -> int:
+    """``bench/quality.py``: run the benchmark of the YAML ``config`` (with :func:`load_quality_config`'s
+    ``overrides``; only ``methods`` if given, the others reported from the cache), or with ``report_only``
+    read every result from the cache; write the page, JSON and plot and log each crossrec / best-baseline
+    ratio. ``command`` is the command line the page shows (default: :func:`bench_command`). Returns the
+    exit status (0; bad configs raise :class:`crossrec.errors.ConfigError`)."""
+    command = command or bench_command(config, methods, report_only, **overrides)
+    cfg = load_quality_config(config, **overrides)
+    t0 = time.perf_counter()
+    rows = cached_rows(cfg) if report_only else merge_with_cache(run_quality(cfg, methods, log), cfg)
+    if not rows:
+        raise ConfigError(f"{config}: no cached result under {cfg.work_dir} for this config and code version "
+                          f"{code_version()}: run without --report-only first (results are keyed by the resolved "
+                          "config and the code of data/model/train/eval, so a code change starts a fresh cache)")
+    meta = {"command": command, "config": config, "machine": machine_info(),
+            "wall_minutes": (time.perf_counter() - t0) / 60,
+            "dataset": cfg.dataset or f"synthetic {cfg.synthetic.model_dump_json() if cfg.synthetic else ''}"}
+    paths = write_report(rows, cfg, meta)
+    for target, c in comparisons(aggregate(rows), cfg).items():
+        ratios = ({cfg.primary: c["ratio"]} if "ratio" in c else {}) | c.get("other_crossrec_ratios", {})
+        for name, r in ratios.items():
+            log(f"{target}: {name} / {c['best_baseline']} = {r['overall']:.3f}x overall, {r['cold']:.3f}x cold")
+    log("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0

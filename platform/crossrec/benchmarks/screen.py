@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from crossrec.benchmarks.quality_config import Budget, MethodSpec, QualityConfig
+from crossrec.benchmarks.quality_config import BudgetConfig, MethodConfig, QualityConfig
 from crossrec.benchmarks.quality_methods import fit_method
 from crossrec.benchmarks.quality_run import load_benchmark_dataset
 from crossrec.config import StrictModel
@@ -38,12 +38,12 @@ class ScreenConfig(StrictModel):
     valid_users: int | None = Field(2000, gt=0, description="Fixed sample of valid users (None: all).")
     sample_seed: int = 0
     seed: int = 0
-    budget: Budget = Field(default_factory=lambda: Budget(max_epochs=3, max_minutes=30, patience=None))
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(max_epochs=3, max_minutes=30, patience=None))
     base_overrides: dict[str, Any] = Field(default_factory=lambda: {"lora": None},
                                            description="Applied to every crossrec method before its own.")
     torch_threads: int | None = Field(None, gt=0)
     work_dir: str = "runs/screen"
-    methods: list[MethodSpec] = Field(..., min_length=1)
+    methods: list[MethodConfig] = Field(..., min_length=1)
 
 
 def valid_sample(split: TargetSplit, n: int | None, seed: int) -> TargetSplit:

@@ -12,7 +12,7 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         bundle: Path = typer.Option(..., "--bundle", "-b", help="Model bundle directory."),
         port: int = typer.Option(8000, "--port", help="HTTP port on 127.0.0.1."),
-        no_batching: bool = typer.Option(False, "--no-batching", help="Disable @serve.batch in the Encoder."),
+        no_batching: bool = typer.Option(False, "--no-batching", help="Disable @serve.batch in the Ingress."),
     ) -> None:
         """Serve POST /recommend, /recommend/batch, GET /healthz, /domains, /docs until Ctrl-C."""
         from crossrec.errors import BundleError

@@ -4,14 +4,14 @@ pandas / pyarrow / NumPy only (never torch or ray). See docs/architecture.md for
 """
 
 from crossrec.data.dataset import Dataset, load_dataset, make_dataset, save_dataset
-from crossrec.data.domains import DomainMapping, load_domain_mapping, shipped_mappings
+from crossrec.data.domains import DomainMappingConfig, load_domain_mapping, shipped_mappings
 from crossrec.data.sequences import ItemIndex, UserSequences
 from crossrec.data.split import TargetSplit, load_split, split_target
 from crossrec.data.synthetic import SyntheticConfig, generate_synthetic
 
 __all__ = [
     "Dataset",
-    "DomainMapping",
+    "DomainMappingConfig",
     "ItemIndex",
     "SyntheticConfig",
     "TargetSplit",

@@ -24,7 +24,7 @@ from crossrec.config import StrictModel
 from crossrec.errors import ConfigError, DataValidationError
 
 
-class DomainMapping(StrictModel):
+class DomainMappingConfig(StrictModel):
     """Labels -> domain; the first group (in file order) that shares a label with the item wins."""
 
     field: list[str] = Field(..., min_length=1, description="Candidate item columns holding the labels.")
@@ -81,14 +81,14 @@ def shipped_mappings() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_domain_mapping(spec: str | Path) -> DomainMapping:
+def load_domain_mapping(spec: str | Path) -> DomainMappingConfig:
     """Load a mapping from a YAML/JSON path, or by the name of a shipped mapping."""
     path = Path(spec)
     if path.is_file():
-        return DomainMapping.from_yaml(path)
+        return DomainMappingConfig.from_yaml(path)
     shipped = shipped_mappings()
     if str(spec) in shipped:
         ref = resources.files("crossrec") / "configs" / "domains" / f"{spec}.yaml"
         with resources.as_file(ref) as real:
-            return DomainMapping.from_yaml(real)
+            return DomainMappingConfig.from_yaml(real)
     raise ConfigError(f"domain mapping {str(spec)!r}: no such file, nor a shipped mapping (shipped: {', '.join(shipped)})")

@@ -11,13 +11,60 @@ is listed in the exclusions (a repeated item that the user already saw).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-CUTOFFS = (10, 20)
-METRIC_KEYS = ("recall@10", "ndcg@10", "mrr@10", "recall@20", "ndcg@20")
+
+@dataclass(frozen=True)
+class Metric:
+    """One ranking metric at a cutoff: ``key`` names it in reports (``ndcg@10``), ``label`` in tables
+    (``NDCG@10``); ``per_rank`` maps (B,) 0-based ranks to (B,) per-row gains, averaged over rows."""
+
+    name: str
+    k: int
+    label_name: str
+    per_rank: Callable[[np.ndarray, int], np.ndarray]
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.k}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.label_name}@{self.k}"
+
+    def logged(self, role: str = "valid") -> str:
+        """The metric's name in training logs, Ray reports and trackers: ``valid_ndcg_at_10``."""
+        return f"{role}_{self.name}_at_{self.k}"
+
+
+def _recall(ranks: np.ndarray, k: int) -> np.ndarray:
+    return (ranks < k).astype(np.float64)  # = HR@K: one held-out item per row
+
+
+def _ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
+    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
+def _mrr(ranks: np.ndarray, k: int) -> np.ndarray:
+    return np.where(ranks < k, 1.0 / (ranks + 1.0), 0.0)
+
+
+RECALL_AT_10 = Metric("recall", 10, "Recall", _recall)
+NDCG_AT_10 = Metric("ndcg", 10, "NDCG", _ndcg)
+MRR_AT_10 = Metric("mrr", 10, "MRR", _mrr)
+#: Every metric an evaluation reports, in report order (the registry: add a metric here and every report,
+#: table and log carries it).
+METRICS: tuple[Metric, ...] = (RECALL_AT_10, NDCG_AT_10, MRR_AT_10, Metric("recall", 20, "Recall", _recall),
+                               Metric("ndcg", 20, "NDCG", _ndcg))
+METRIC_KEYS = tuple(m.key for m in METRICS)
+#: The metric that selects: early stopping, best checkpoint, sweeps' objective, best baseline.
+SELECTION_METRIC = NDCG_AT_10
+#: Short summaries (quickstart table, one-line logs) show these.
+SUMMARY_METRICS: tuple[Metric, ...] = (NDCG_AT_10, RECALL_AT_10, MRR_AT_10)
 SLICES = ("cold", "warm")
 
 Exclusions = np.ndarray | Sequence[np.ndarray] | None
@@ -68,17 +115,12 @@ def rank_of_true(scores: np.ndarray, true_cols: np.ndarray, exclude: Exclusions 
 
 
 def metrics_from_ranks(ranks: np.ndarray) -> dict[str, Any]:
-    """{n_users, recall@10, ndcg@10, mrr@10, recall@20, ndcg@20} averaged over ``ranks`` (NaN when empty)."""
+    """{n_users, every key of :data:`METRICS`} averaged over ``ranks`` (NaN when empty)."""
     ranks = np.asarray(ranks, dtype=np.int64)
     out: dict[str, Any] = {"n_users": int(ranks.size)}
     if ranks.size == 0:
-        return out | {key: float("nan") for key in METRIC_KEYS}
-    for k in CUTOFFS:
-        hit = ranks < k
-        out[f"recall@{k}"] = float(hit.mean())
-        out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2.0), 0.0).mean())
-        out[f"mrr@{k}"] = float(np.where(hit, 1.0 / (ranks + 1.0), 0.0).mean())
-    return {"n_users": out["n_users"], **{key: out[key] for key in METRIC_KEYS}}
+        return out | {m.key: float("nan") for m in METRICS}
+    return out | {m.key: float(m.per_rank(ranks, m.k).mean()) for m in METRICS}
 
 
 def summarize(ranks: np.ndarray, slices: np.ndarray | Sequence[str] | None = None) -> dict[str, dict[str, Any]]:

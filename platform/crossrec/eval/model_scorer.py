@@ -46,10 +46,7 @@ class CrossRecScorer:
         self.model.eval()
         items = torch.as_tensor(batch.items, device=self.device)
         domains = torch.as_tensor(batch.domains, device=self.device)
-        valid = items > 0
-        if not self.model.cfg.fusion.transfer:
-            valid &= domains == self.model.target_domain
-        usable = valid.any(dim=1)
+        usable = self.model.usable_rows(items, domains)
         out = np.broadcast_to(self._fallback, (items.shape[0], self._fallback.shape[0])).copy()
         if bool(usable.any()):
             rows = torch.nonzero(usable).flatten()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from crossrec.data.history import prefix_batch
+
 if TYPE_CHECKING:
     from crossrec.data.split import TargetSplit
 
@@ -62,20 +64,11 @@ def make_history_batch(split: TargetSplit, example_rows: pd.DataFrame, max_len: 
     (all when ``max_len`` is None) and right-aligned.
     """
     seq = split.sequences
-    users = example_rows["user_row"].to_numpy(dtype=np.int64)
-    history = example_rows["history_len"].to_numpy(dtype=np.int64)
-    kept = history if max_len is None else np.minimum(history, max_len)
-    width = max(int(kept.max(initial=0)), 1) if max_len is None else max_len
-    end = seq.offsets[users] + history  # exclusive end of each visible prefix
-    cols = np.arange(width)[None, :]
-    real = cols >= (width - kept)[:, None]
-    pos = np.where(real, end[:, None] - width + cols, 0)
-    return HistoryBatch(
-        items=np.where(real, seq.items[pos], 0).astype(np.int64),
-        domains=np.where(real, seq.domains[pos], 0).astype(np.int64),
-        user_ids=example_rows["user_id"].to_numpy(dtype=object),
-        lengths=kept.astype(np.int64),
-    )
+    starts = seq.offsets[example_rows["user_row"].to_numpy(dtype=np.int64)]
+    ends = starts + example_rows["history_len"].to_numpy(dtype=np.int64)  # exclusive end of each visible prefix
+    items, domains, kept = prefix_batch(seq.items, seq.domains, starts, ends, max_len)
+    return HistoryBatch(items=items, domains=domains, user_ids=example_rows["user_id"].to_numpy(dtype=object),
+                        lengths=kept)
 
 
 def target_columns(split: TargetSplit, item_idx: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from crossrec.data.split import TargetSplit
-from crossrec.eval.metrics import rank_of_true, summarize
+from crossrec.eval.metrics import METRICS, rank_of_true, summarize
 from crossrec.eval.protocol import Recommender, make_history_batch, target_columns, visible_target_mask
 from crossrec.utils.io import atomic_write_text
 
@@ -46,11 +46,10 @@ class EvalReport:
         table = Table(title=f"{self.method} · target {self.target} · {self.role} ({self.seconds:.1f}s)")
         table.add_column("slice")
         table.add_column("users", justify="right")
-        for key in ("recall@10", "ndcg@10", "mrr@10", "recall@20", "ndcg@20"):
-            table.add_column(key, justify="right")
+        for metric in METRICS:
+            table.add_column(metric.key, justify="right")
         for name, m in self.metrics.items():
-            table.add_row(name, str(m["n_users"]), *(f"{m[k]:.4f}" for k in
-                                                      ("recall@10", "ndcg@10", "mrr@10", "recall@20", "ndcg@20")))
+            table.add_row(name, str(m["n_users"]), *(f"{m[metric.key]:.4f}" for metric in METRICS))
         return table
 
     def to_table_text(self) -> str:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import torch
 
 from crossrec.data.dataset import load_dataset
+from crossrec.data.history import prefix_batch, usable_rows
 from crossrec.data.sequences import UserSequences
 from crossrec.model.bundle import ModelBundle
 from crossrec.model.ranker import Ranker
@@ -27,7 +28,6 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
     index = bundle.item_index
     ds = load_dataset(dataset)
     seq = UserSequences.from_interactions(ds.interactions, index)
-    max_len = tm.model.cfg.tower.max_len
     catalogue = tm.catalogue
     position = np.full(len(index.item_ids), -1)
     position[catalogue] = np.arange(len(catalogue))
@@ -37,14 +37,9 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
     n = seq.n_users
     for start in range(0, n, batch_size):
         users = np.arange(start, min(start + batch_size, n))
-        ends = seq.offsets[users + 1]
-        lens = np.minimum(ends - seq.offsets[users], max_len)
-        colsidx = np.arange(max_len)[None, :]
-        real = colsidx >= (max_len - lens)[:, None]
-        pos = np.where(real, ends[:, None] - max_len + colsidx, 0)
-        items = np.where(real, seq.items[pos], 0)
-        domains = np.where(real, seq.domains[pos], 0)
-        usable = (items > 0).any(1) if tm.model.cfg.fusion.transfer else ((domains == tm.model.target_domain) & (items > 0)).any(1)
+        items, domains, _ = prefix_batch(seq.items, seq.domains, seq.offsets[users], seq.offsets[users + 1],
+                                         tm.model.history_window)
+        usable = usable_rows(items, domains, tm.model.only_domain)
         seen = [position[seq.items[seq.offsets[u]:seq.offsets[u + 1]]] for u in users]
         seen = [s[s >= 0] if exclude_seen else np.array([], dtype=np.int64) for s in seen]
         top_s = np.full((len(users), k), np.nan, dtype=np.float32)

@@ -7,15 +7,15 @@ from typing import Literal
 from pydantic import Field
 
 from crossrec.config import StrictModel
-from crossrec.model.configs import BackboneConfig
-from crossrec.ops.submit import SubmissionSettings
+from crossrec.model.config import BackboneConfig
+from crossrec.ops.submit import SubmissionConfig
 
 
-class JobBase(StrictModel):
-    submission: SubmissionSettings | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
+class JobConfig(StrictModel):
+    submission: SubmissionConfig | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
 
 
-class EvaluateJobConfig(JobBase):
+class EvaluateJobConfig(JobConfig):
     bundle: str = Field(..., description="Model bundle directory.")
     dataset: str = Field(..., description="Canonical dataset directory.")
     targets: list[str] = Field(..., min_length=1)
@@ -25,7 +25,7 @@ class EvaluateJobConfig(JobBase):
     write_predictions: bool = True
 
 
-class BatchRecommendJobConfig(JobBase):
+class BatchRecommendJobConfig(JobConfig):
     bundle: str
     dataset: str
     target: str
@@ -35,7 +35,7 @@ class BatchRecommendJobConfig(JobBase):
     output: str = Field(..., description="Parquet file path or URI (e.g. s3://bucket/recs/family.parquet).")
 
 
-class EmbedItemsJobConfig(JobBase):
+class EmbedItemsJobConfig(JobConfig):
     dataset: str = Field(..., description="Canonical dataset whose items are embedded.")
     bundle: str | None = Field(None, description="Use this bundle's adapters (None: base backbone only).")
     backbone: BackboneConfig = Field(default_factory=BackboneConfig)

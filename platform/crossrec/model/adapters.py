@@ -21,7 +21,7 @@ from torch import nn
 from crossrec.errors import BundleError
 from crossrec.model.backbone import Backbone
 from crossrec.model.bundle_io import describe_backbone, same_backbone
-from crossrec.model.configs import LoraSettings
+from crossrec.model.config import LoraConfig
 
 IDENTITY_FILE = "crossrec_adapter.json"
 
@@ -48,7 +48,7 @@ class DomainAdapters:
 
     def __init__(self, backbone: Backbone) -> None:
         self.backbone = backbone
-        self.settings: dict[str, LoraSettings] = {}
+        self.settings: dict[str, LoraConfig] = {}
 
     @property
     def domains(self) -> list[str]:
@@ -57,17 +57,17 @@ class DomainAdapters:
     def has(self, domain: str | None) -> bool:
         return domain is not None and domain in self.settings
 
-    def _lora_config(self, s: LoraSettings):
-        from peft import LoraConfig
+    def _lora_config(self, s: LoraConfig):
+        from peft import LoraConfig as PeftLoraConfig
 
         targets = s.target_modules or default_target_modules(self.backbone.identity["model_type"])
-        return LoraConfig(r=s.r, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=targets, bias=s.bias)
+        return PeftLoraConfig(r=s.r, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=targets, bias=s.bias)
 
-    def add(self, domain: str, settings: LoraSettings | None = None) -> None:
+    def add(self, domain: str, settings: LoraConfig | None = None) -> None:
         """Create ``domain``'s adapter (fresh LoRA weights: B = 0, so it starts equal to the base)."""
         from peft import PeftModel, get_peft_model
 
-        settings = settings or LoraSettings()
+        settings = settings or LoraConfig()
         if domain in self.settings:
             raise ValueError(f"adapter {domain!r} already exists")
         config = self._lora_config(settings)
@@ -149,5 +149,5 @@ class DomainAdapters:
         else:
             self.backbone.model = PeftModel.from_pretrained(self.backbone.model, str(directory),
                                                             adapter_name=domain, is_trainable=True)
-        self.settings[domain] = LoraSettings(**meta["lora"])
+        self.settings[domain] = LoraConfig(**meta["lora"])
         self.activate(domain)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from crossrec.errors import ConfigError
-from crossrec.model.configs import BackboneConfig
+from crossrec.model.config import BackboneConfig
 
 DECODER_TYPES = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "phi", "phi3", "gpt2", "gpt_neox", "opt", "falcon"}
 

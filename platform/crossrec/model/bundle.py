@@ -30,7 +30,8 @@ from crossrec import __version__
 from crossrec.data.sequences import ItemIndex
 from crossrec.errors import BundleError, ModelInputError
 from crossrec.model.bundle_io import verify_bundle, write_manifest
-from crossrec.model.model_config import ModelConfig
+from crossrec.model.config import ModelConfig
+from crossrec.model.factory import load_heads, save_heads
 from crossrec.model.recommender import CrossRecModel
 from crossrec.utils.io import atomic_directory, atomic_write_json
 from crossrec.utils.tensors import load_tensors, save_tensors
@@ -73,8 +74,7 @@ def save_bundle(
         for target, model in models.items():
             tdir = tmp / "targets" / target
             tdir.mkdir(parents=True)
-            save_tensors(model.state_dict(), tdir / "heads.safetensors")
-            save_tensors({"text_table": model.item_tower.text_table}, tdir / "text_table.safetensors")
+            save_heads(model, tdir)
             save_tensors({"popularity": torch.as_tensor(popularity[target], dtype=torch.float32)},
                          tdir / "popularity.safetensors")
         for target, src in (adapter_dirs or {}).items():
@@ -123,26 +123,25 @@ class ModelBundle:
         if meta.get("format") != BUNDLE_FORMAT:
             raise BundleError(f"{path}/bundle.json: unsupported bundle format {meta.get('format')!r} (expected {BUNDLE_FORMAT})")
         item_index = ItemIndex.from_items(pd.read_parquet(path / "items.parquet"))
-        model_cfg = ModelConfig.from_dict(meta["model"], source=f"{path}/bundle.json: model")
-        item_domain = torch.as_tensor(item_index.item_domain, dtype=torch.long)
-        loaded: dict[str, TargetModel] = {}
+        bundle = cls(path, meta, manifest, item_index, {})
         for target in meta["targets"] if targets is None else targets:
-            tdir = path / "targets" / target
-            if not tdir.is_dir():
-                raise BundleError(f"{path}: no target {target!r} in bundle (has {meta['targets']})")
-            table = load_tensors(tdir / "text_table.safetensors")["text_table"]
-            model = CrossRecModel(model_cfg, item_domain, len(item_index.domains),
-                                  item_index.domains.index(target) + 1, int(table.shape[1]))
-            try:
-                model.load_state_dict(load_tensors(tdir / "heads.safetensors"))
-            except RuntimeError as err:
-                raise BundleError(f"{tdir}/heads.safetensors: does not match the bundle's model config: "
-                                  f"{str(err).splitlines()[0]}") from None
-            model.item_tower.set_text_table(table)
-            model.to(device).eval()
-            with torch.no_grad():
-                vectors = model.catalogue_vectors()
-            popularity = load_tensors(tdir / "popularity.safetensors")["popularity"].numpy()
-            loaded[target] = TargetModel(target, model, vectors, popularity,
-                                         meta.get("metrics", {}).get(target, {}))
-        return cls(path, meta, manifest, item_index, loaded)
+            bundle.load_target(target, device)
+        return bundle
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return ModelConfig.from_dict(self.meta["model"], source=f"{self.path}/bundle.json: model")
+
+    def load_target(self, target: str, device: str | torch.device = "cpu") -> TargetModel:
+        """Read target ``target``'s heads (eval mode) and catalogue vectors from the bundle directory (files
+        already verified by :meth:`load`) and keep them in ``targets``. Raises BundleError naming the bad file."""
+        tdir = self.path / "targets" / target
+        if target not in self.meta["targets"] or not tdir.is_dir():
+            raise BundleError(f"{self.path}: no target {target!r} in bundle (has {self.meta['targets']})")
+        model = load_heads(self.model_config, self.item_index, target, tdir, device)
+        with torch.no_grad():
+            vectors = model.catalogue_vectors()
+        popularity = load_tensors(tdir / "popularity.safetensors")["popularity"].numpy()
+        self.targets[target] = TargetModel(target, model, vectors, popularity,
+                                           self.meta.get("metrics", {}).get(target, {}))
+        return self.targets[target]

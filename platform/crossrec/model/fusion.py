@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from crossrec.model.model_config import FusionConfig
+from crossrec.model.config import FusionConfig
 
 
 class GateFusion(nn.Module):

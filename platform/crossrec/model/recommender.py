@@ -17,9 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossrec.data.history import readable, usable_rows
+from crossrec.data.windows import IGNORE_LABEL
 from crossrec.errors import ModelInputError
+from crossrec.model.config import ModelConfig
 from crossrec.model.fusion import build_fusion
-from crossrec.model.model_config import ModelConfig
 from crossrec.model.towers import (
     ItemTower,
     SequenceEncoder,
@@ -29,7 +31,7 @@ from crossrec.model.towers import (
 )
 from crossrec.model.transfer import DomainTransfer
 
-IGNORE_LABEL = -100
+__all__ = ["IGNORE_LABEL", "CrossRecModel", "Interests"]
 
 
 @dataclass
@@ -95,6 +97,15 @@ class CrossRecModel(nn.Module):
         return self.cfg.tower.max_len if self.cfg.fusion.transfer else None
 
     @property
+    def only_domain(self) -> int | None:
+        """The one domain whose items the model reads (T, when ``fusion.transfer`` is off), else None."""
+        return None if self.cfg.fusion.transfer else self.target_domain
+
+    def usable_rows(self, items: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: rows of a (B, L) history batch holding an item the model reads (others need a fallback)."""
+        return usable_rows(items, domains, self.only_domain)
+
+    @property
     def n_catalogue(self) -> int:
         return int(self.catalogue.numel())
 
@@ -122,7 +133,7 @@ class CrossRecModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Drop non-target items and re-left-pad, order kept (the no-transfer ablation's input).
         Idempotent; ``labels`` (B, L), when given, move with their positions."""
-        keep = (domains == self.target_domain) & (items > 0)
+        keep = readable(items, domains, self.target_domain)
         order = torch.argsort(keep.to(torch.int8), dim=1, stable=True)  # dropped first, kept last
         items = torch.where(keep, items, 0).gather(1, order)
         domains = torch.where(items > 0, domains.gather(1, order), 0)
@@ -140,12 +151,9 @@ class CrossRecModel(nn.Module):
 
         Raises ModelInputError when a row has no usable history (serving decides the fallback).
         """
-        valid = items > 0
-        if not self.cfg.fusion.transfer:
-            valid &= domains == self.target_domain
         if items.ndim != 2 or items.shape != domains.shape:
             raise ModelInputError(f"items and domains must both be (B, L), got {tuple(items.shape)} and {tuple(domains.shape)}")
-        empty = ~valid.any(dim=1)
+        empty = ~self.usable_rows(items, domains)
         if bool(empty.any()):
             rows = torch.nonzero(empty).flatten().tolist()[:5]
             raise ModelInputError(f"no usable history for batch rows {rows}: at least one known item is required")

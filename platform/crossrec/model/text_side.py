@@ -18,7 +18,7 @@ from torch import nn
 from crossrec.data.sequences import ItemIndex
 
 if TYPE_CHECKING:
-    from crossrec.train.config import TrainConfig
+    from crossrec.model.config import BackboneConfig, LoraConfig
 
 
 class ItemTextSide:
@@ -36,21 +36,21 @@ class ItemTextSide:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, cfg: TrainConfig, item_index: ItemIndex, target: str, device: torch.device) -> ItemTextSide:
-        """Load the backbone, add T's adapter (when ``cfg.lora``) and encode the base text table."""
+    def create(cls, backbone_cfg: BackboneConfig, lora: LoraConfig | None, item_index: ItemIndex, target: str,
+               device: torch.device) -> ItemTextSide:
+        """Load the backbone, add T's adapter (when ``lora`` is given) and encode the base text table."""
         from crossrec.model.adapters import DomainAdapters
         from crossrec.model.backbone import load_backbone
         from crossrec.model.item_encoder import ItemTextEncoder
 
-        backbone_cfg = cfg.backbone
         if device.type == "cuda" and backbone_cfg.device == "cpu":
             backbone_cfg = backbone_cfg.model_copy(update={"device": str(device)})
         backbone = load_backbone(backbone_cfg)
         adapters = DomainAdapters(backbone)
-        if cfg.lora is not None:
-            adapters.add(target, cfg.lora)
+        if lora is not None:
+            adapters.add(target, lora)
         encoder = ItemTextEncoder(backbone, adapters)
-        side = cls(item_index, target, torch.zeros(0), encoder, adapters if cfg.lora is not None else None,
+        side = cls(item_index, target, torch.zeros(0), encoder, adapters if lora is not None else None,
                    backbone.identity)
         side._table = side._encode_base_table()
         if side.adapters is not None:

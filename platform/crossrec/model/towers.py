@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossrec.model.config import TowerConfig
 from crossrec.model.layers import CausalTransformer
-from crossrec.model.model_config import TowerConfig
 
 
 class ItemTower(nn.Module):

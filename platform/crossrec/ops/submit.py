@@ -2,7 +2,7 @@
 
     crossrec submit train --config jobs/configs/gpu_cluster.yaml --address http://HEAD:8265
 
-The job's YAML may carry a ``submission:`` section (:class:`SubmissionSettings`): entrypoint resources and
+The job's YAML may carry a ``submission:`` section (:class:`SubmissionConfig`): entrypoint resources and
 a runtime_env merged over the default one (working_dir = the repo, with bulky dirs excluded).
 """
 
@@ -30,7 +30,7 @@ DEFAULT_EXCLUDES = [".venv", ".git", "runs", "outputs", "data", "**/__pycache__"
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
-class SubmissionSettings(StrictModel):
+class SubmissionConfig(StrictModel):
     """The optional ``submission:`` section of a job config."""
 
     entrypoint_num_cpus: float | None = Field(None, ge=0)
@@ -49,16 +49,16 @@ class JobResult:
         return self.status == "SUCCEEDED"
 
 
-def read_submission(config: str | Path) -> SubmissionSettings:
+def read_submission(config: str | Path) -> SubmissionConfig:
     """The ``submission`` section of a job YAML (the rest of the file is validated by the job itself)."""
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     data = yaml.safe_load(path.read_text()) or {}
-    return SubmissionSettings.from_dict(data.get("submission") or {}, source=f"{path}: submission")
+    return SubmissionConfig.from_dict(data.get("submission") or {}, source=f"{path}: submission")
 
 
-def runtime_env_for(working_dir: str | Path, settings: SubmissionSettings) -> dict[str, Any]:
+def runtime_env_for(working_dir: str | Path, settings: SubmissionConfig) -> dict[str, Any]:
     env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": list(DEFAULT_EXCLUDES)}
     extra = dict(settings.runtime_env)
     env["excludes"] += extra.pop("excludes", [])

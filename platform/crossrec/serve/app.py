@@ -1,6 +1,6 @@
 """Typed application builder: ``import_path: crossrec.serve.app:build_app`` in serve_configs/*.yaml.
 
-``build_app(args)`` validates :class:`AppArgs` first, then binds Ingress → Encoder → Fusion → Ranker with
+``build_app(args)`` validates :class:`ServeAppConfig` first, then binds Ingress → Encoder → Fusion → Ranker with
 per-deployment defaults that the YAML's ``deployments:`` section can override (autoscaling, resources).
 """
 
@@ -16,7 +16,7 @@ from pydantic import Field
 from crossrec.config import StrictModel
 
 
-class AppArgs(StrictModel):
+class ServeAppConfig(StrictModel):
     bundle: str = Field(..., description="Model bundle directory (see `crossrec train`).")
     device: str = Field("cpu", description="Device of the Encoder/Fusion/Ranker replicas (cpu | cuda).")
     preload: list[str] | None = Field(None, description="Targets the Ranker loads at start (default: all).")
@@ -63,12 +63,12 @@ DEPLOYMENT_DEFAULTS = {
 }
 
 
-def build_app(args: dict[str, Any] | AppArgs):
+def build_app(args: dict[str, Any] | ServeAppConfig):
     """The composed Serve application for ``args`` (what ``serve run`` / ``serve deploy`` call)."""
     from crossrec.errors import ConfigError
     from crossrec.serve.deployments import Encoder, Fusion, Ingress, Ranker
 
-    args = AppArgs.from_dict(args, source="serve application args")
+    args = ServeAppConfig.from_dict(args, source="serve application args")
     if not (Path(args.bundle) / "bundle.json").is_file():
         raise ConfigError(f"args.bundle: {args.bundle!r} is not a crossrec bundle directory")
     def opts(name: str) -> dict[str, Any]:

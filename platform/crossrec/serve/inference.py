@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from crossrec.data.history import left_pad
 from crossrec.errors import ModelInputError
 from crossrec.model.bundle import ModelBundle, TargetModel
 from crossrec.model.ranker import Ranker
@@ -63,7 +64,7 @@ class BundleCatalog:
 
     def load_target(self, target: str) -> TargetModel:
         self.check_target(target)
-        return ModelBundle.load(self.path, device=self.device, targets=[target], verify=False).targets[target]
+        return self.bundle.load_target(target, self.device)
 
 
 class HistoryResolver:
@@ -91,17 +92,6 @@ class HistoryResolver:
         unknown = [h.item_id for h, i in zip(hist, idx, strict=True) if i == 0]
         known = idx[idx > 0][-self.max_len :]
         return ResolvedHistory(known.astype(np.int64), self.index.item_domain[known].astype(np.int64), unknown)
-
-
-def left_pad(histories: list[ResolvedHistory], width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack histories into left-padded (B, width) item and domain tensors."""
-    items = np.zeros((len(histories), width), dtype=np.int64)
-    domains = np.zeros_like(items)
-    for r, h in enumerate(histories):
-        n = min(h.items.size, width)
-        if n:
-            items[r, -n:], domains[r, -n:] = h.items[-n:], h.domains[-n:]
-    return torch.from_numpy(items), torch.from_numpy(domains)
 
 
 class TargetHeadsCache:
@@ -132,8 +122,8 @@ def encode_histories(heads: TargetModel, histories: list[ResolvedHistory]) -> di
     """Histories -> {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,) bool} at the last
     position (``hidden``: the sequence encoder's output, for the ranking query's next-item term)."""
     model = heads.model
-    items, domains = left_pad(histories, model.cfg.tower.max_len)
-    interests = model.encode_interests(items, domains).last()
+    items, domains = left_pad([(h.items, h.domains) for h in histories], model.history_window)
+    interests = model.encode_interests(torch.from_numpy(items), torch.from_numpy(domains)).last()
     return {"source": interests.source[:, 0].numpy(), "target": interests.target[:, 0].numpy(),
             "domain": interests.domain.reshape(-1).numpy(), "has_target": interests.has_target[:, 0].numpy(),
             "hidden": interests.hidden[:, 0].numpy()}

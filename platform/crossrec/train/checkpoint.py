@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from crossrec.model.factory import restore_heads, save_heads
 from crossrec.utils.io import atomic_directory
 from crossrec.utils.tensors import load_optimizer, load_tensors, save_optimizer, save_tensors
 
@@ -40,8 +41,7 @@ def save_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> Path:
 
 
 def _write_state(trainer: TargetDomainTrainer, directory: Path) -> None:
-    save_tensors(trainer.model.state_dict(), directory / "heads.safetensors")
-    save_tensors({"text_table": trainer.model.item_tower.text_table}, directory / "text_table.safetensors")
+    save_heads(trainer.model, directory)
     if trainer.text is not None and trainer.text.trains_adapter:
         trainer.text.save_adapter(directory / "adapter")
     save_optimizer(trainer.optimizer, directory)
@@ -63,8 +63,7 @@ def load_checkpoint(trainer: TargetDomainTrainer, directory: Path) -> None:
     """Restore a trainer from :func:`save_checkpoint` output (same config and split)."""
     directory = Path(directory)
     state = json.loads((directory / STATE_FILE).read_text())
-    trainer.model.load_state_dict(load_tensors(directory / "heads.safetensors", trainer.device))
-    trainer.model.item_tower.set_text_table(load_tensors(directory / "text_table.safetensors")["text_table"])
+    restore_heads(trainer.model, directory, trainer.device, owner="checkpoint")
     if trainer.text is not None and trainer.text.trains_adapter and (directory / "adapter").exists():
         trainer.text.load_adapter(directory / "adapter")
     load_optimizer(trainer.optimizer, directory)

@@ -11,12 +11,11 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from crossrec.config import StrictModel
-from crossrec.model.configs import BackboneConfig, LoraSettings
-from crossrec.model.model_config import ModelConfig
-from crossrec.ops.submit import SubmissionSettings
+from crossrec.model.config import BackboneConfig, LoraConfig, ModelConfig
+from crossrec.ops.submit import SubmissionConfig
 
 
-class OptimSettings(StrictModel):
+class OptimConfig(StrictModel):
     """Optimiser and schedule. The LoRA weights get their own (usually smaller) learning rate."""
 
     epochs: int = Field(20, gt=0, description="Passes over the training windows.")
@@ -42,7 +41,7 @@ class OptimSettings(StrictModel):
     patience: int | None = Field(5, gt=0, description="Stop after this many epochs without a better valid NDCG@10.")
 
 
-class ScalingSettings(StrictModel):
+class ScalingConfig(StrictModel):
     """Ray Train ``ScalingConfig`` plus the per-worker thread count."""
 
     num_workers: int = Field(1, gt=0)
@@ -52,7 +51,7 @@ class ScalingSettings(StrictModel):
     torch_threads: int | None = Field(None, gt=0, description="torch.set_num_threads in each worker.")
 
     @model_validator(mode="after")
-    def _gpu_consistency(self) -> ScalingSettings:
+    def _gpu_consistency(self) -> ScalingConfig:
         if self.gpus_per_worker > 0 and not self.use_gpu:
             raise ValueError(f"gpus_per_worker is {self.gpus_per_worker} but use_gpu is false")
         return self
@@ -64,12 +63,12 @@ class ScalingSettings(StrictModel):
         return res
 
 
-class CheckpointSettings(StrictModel):
+class CheckpointConfig(StrictModel):
     keep_best: int = Field(2, gt=0, description="Checkpoints kept, ranked by valid NDCG@10.")
     max_failures: int = Field(2, ge=-1, description="Worker-group restarts from the latest checkpoint (-1: forever).")
 
 
-class EvalSettings(StrictModel):
+class EvalConfig(StrictModel):
     """Validation runs after every epoch (Ray Train keeps metrics only with a checkpoint)."""
 
     batch_size: int = Field(512, gt=0, description="Users scored per batch.")
@@ -84,15 +83,15 @@ class TrainConfig(StrictModel):
     storage_path: str = Field("runs", description="Local dir or URI (s3://, gs://) for checkpoints and bundles.")
     seed: int = 0
     backbone: BackboneConfig = Field(default_factory=BackboneConfig)
-    lora: LoraSettings | None = Field(
-        default_factory=LoraSettings, description="LoRA on the target domain; null freezes the backbone."
+    lora: LoraConfig | None = Field(
+        default_factory=LoraConfig, description="LoRA on the target domain; null freezes the backbone."
     )
     model: ModelConfig = Field(default_factory=ModelConfig)
-    optim: OptimSettings = Field(default_factory=OptimSettings)
-    scaling: ScalingSettings = Field(default_factory=ScalingSettings)
-    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
-    eval: EvalSettings = Field(default_factory=EvalSettings)
-    submission: SubmissionSettings | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    scaling: ScalingConfig = Field(default_factory=ScalingConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    submission: SubmissionConfig | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
 
     @field_validator("run_name")
     @classmethod

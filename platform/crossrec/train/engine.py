@@ -20,12 +20,13 @@ from torch import nn
 
 from crossrec.data.sequences import keep_positions
 from crossrec.data.split import TargetSplit
+from crossrec.data.windows import build_train_windows
 from crossrec.eval.model_scorer import CrossRecScorer
 from crossrec.eval.runner import evaluate
+from crossrec.model.factory import build_model
 from crossrec.model.recommender import CrossRecModel
 from crossrec.model.text_side import ItemTextSide
 from crossrec.train.config import TrainConfig
-from crossrec.train.windows import build_train_windows
 
 
 @dataclass
@@ -115,13 +116,10 @@ class TargetDomainTrainer:
 
         index = split.item_index
         self.target_domain = index.domains.index(split.target) + 1
-        item_domain = torch.as_tensor(index.item_domain, dtype=torch.long)
         use_text = cfg.model.tower.use_text
-        self.text = text if text is not None else (ItemTextSide.create(cfg, index, split.target, self.device) if use_text else None)
-        text_dim = self.text.hidden_size if self.text is not None else 1
-        self.model = CrossRecModel(cfg.model, item_domain, len(index.domains), self.target_domain, text_dim).to(self.device)
-        if self.text is not None:
-            self.model.item_tower.set_text_table(self.text.text_table())
+        self.text = text if text is not None else (ItemTextSide.create(cfg.backbone, cfg.lora, index, split.target, self.device) if use_text else None)
+        self.model = build_model(cfg.model, index, split.target,
+                                 self.text.text_table() if self.text is not None else None).to(self.device)
 
         seq = split.sequences
         items, domains, offsets, cutoff = seq.items, seq.domains, seq.offsets, split.train_cutoff

@@ -6,15 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from crossrec.data.split import TargetSplit
 from crossrec.eval.model_scorer import CrossRecScorer
 from crossrec.eval.runner import EvalReport, evaluate
+from crossrec.model.factory import load_heads
 from crossrec.model.recommender import CrossRecModel
 from crossrec.train.checkpoint import read_trainer_state
 from crossrec.train.config import TrainConfig
-from crossrec.utils.tensors import load_tensors
 
 
 @dataclass
@@ -26,13 +24,7 @@ class FinalEvaluation:
 
 def model_from_checkpoint(cfg: TrainConfig, split: TargetSplit, ckpt_dir: Path) -> CrossRecModel:
     """The eval-mode CrossRecModel stored in ``ckpt_dir`` (heads + cached text table)."""
-    index = split.item_index
-    table = load_tensors(ckpt_dir / "text_table.safetensors")["text_table"]
-    model = CrossRecModel(cfg.model, torch.as_tensor(index.item_domain, dtype=torch.long), len(index.domains),
-                          index.domains.index(split.target) + 1, int(table.shape[1]))
-    model.load_state_dict(load_tensors(ckpt_dir / "heads.safetensors"))
-    model.item_tower.set_text_table(table)
-    return model.eval()
+    return load_heads(cfg.model, split.item_index, split.target, ckpt_dir, owner="checkpoint")
 
 
 def evaluate_checkpoint(cfg: TrainConfig, split: TargetSplit, ckpt_dir: Path, role: str = "test") -> FinalEvaluation:

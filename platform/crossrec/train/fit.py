@@ -1,8 +1,9 @@
-"""In-process fitting loop (no Ray): epochs, validation, early stopping, best-state restore, time cap.
+"""In-process fitting (no Ray): the shared :class:`~crossrec.eval.epoch_loop.EpochLoop` around a
+:class:`TargetDomainTrainer`, with the best epoch's heads and text table restored at the end.
 
-Ray Train's worker loop (:mod:`crossrec.train.ray_trainer`) checkpoints every epoch through Ray; this loop
-is the plain-PyTorch equivalent used by benchmarks and notebooks, where one process trains several
-methods side by side on the same split.
+Ray Train's worker loop (:mod:`crossrec.train.ray_trainer`) runs the same loop and checkpoints every epoch
+through Ray; this is the plain-PyTorch way used by benchmarks and notebooks, where one process trains
+several methods side by side on the same split.
 """
 
 from __future__ import annotations
@@ -10,21 +11,24 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
+from crossrec.eval.epoch_loop import VALID_SCORE, EpochLoop, LoopResult
+from crossrec.eval.metrics import RECALL_AT_10, SELECTION_METRIC
 from crossrec.train.engine import TargetDomainTrainer
 
+__all__ = ["epoch_metrics", "fit_in_process"]
 
-@dataclass
-class FitResult:
-    """Outcome of :func:`fit_in_process`; ``history`` has one dict per epoch."""
 
-    best_epoch: int
-    best_valid_ndcg: float
-    epochs: int
-    seconds: float
-    stopped_by: str  # "epochs" | "patience" | "time"
-    history: list[dict[str, float]] = field(default_factory=list)
+def epoch_metrics(trainer: TargetDomainTrainer, progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+    """Train one epoch of ``trainer`` and validate it: the metrics every training path logs and reports."""
+    stats = trainer.train_epoch(progress)
+    t0 = time.perf_counter()
+    overall = trainer.evaluate("valid").metrics["overall"]
+    return {"epoch": trainer.epoch, "loss": stats.loss, "samples_per_s": stats.samples_per_s,
+            "epoch_seconds": stats.seconds, "valid_seconds": time.perf_counter() - t0,
+            VALID_SCORE: float(overall[SELECTION_METRIC.key]),
+            RECALL_AT_10.logged("valid"): float(overall[RECALL_AT_10.key])}
 
 
 def fit_in_process(
@@ -33,38 +37,20 @@ def fit_in_process(
     patience: int | None = None,
     max_seconds: float | None = None,
     log: Callable[[str], None] = print,
-) -> FitResult:
+) -> LoopResult:
     """Train ``trainer`` until ``max_epochs``, ``patience`` epochs without a better valid NDCG@10, or
     ``max_seconds`` of wall time (checked between epochs); then restore the best epoch's heads and text table.
     """
     t_start = time.perf_counter()
-    best, best_epoch, best_state, since_best = -1.0, 0, None, 0
-    history: list[dict[str, float]] = []
-    stopped_by = "epochs"
-    for _ in range(max_epochs):
-        stats = trainer.train_epoch()
-        report = trainer.evaluate("valid")
-        ndcg = float(report.metrics["overall"]["ndcg@10"])
-        history.append({"epoch": trainer.epoch, "loss": stats.loss, "valid_ndcg_at_10": ndcg,
-                        "epoch_seconds": stats.seconds, "samples_per_s": stats.samples_per_s})
-        improved = ndcg > best
-        if improved:
-            best, best_epoch, since_best = ndcg, trainer.epoch, 0
-            best_state = _snapshot(trainer)
-        else:
-            since_best += 1
-        elapsed = time.perf_counter() - t_start
-        log(f"  epoch {trainer.epoch}: loss {stats.loss:.4f} valid NDCG@10 {ndcg:.4f}{' *' if improved else ''} "
-            f"({stats.seconds:.0f}s train, {elapsed / 60:.1f} min total)")
-        if patience is not None and since_best >= patience:
-            stopped_by = "patience"
-            break
-        if max_seconds is not None and elapsed >= max_seconds:
-            stopped_by = "time"
-            break
-    if best_state is not None:
-        _restore(trainer, best_state)
-    return FitResult(best_epoch, best, trainer.epoch, time.perf_counter() - t_start, stopped_by, history)
+
+    def report(metrics: dict[str, Any], improved: bool) -> None:
+        log(f"  epoch {metrics['epoch']}: loss {metrics['loss']:.4f} valid NDCG@10 {metrics[VALID_SCORE]:.4f}"
+            f"{' *' if improved else ''} ({metrics['epoch_seconds']:.0f}s train, "
+            f"{(time.perf_counter() - t_start) / 60:.1f} min total)")
+
+    loop = EpochLoop(max_epochs, patience, max_seconds)
+    return loop.run(lambda _epoch: epoch_metrics(trainer), snapshot=lambda: _snapshot(trainer),
+                    restore=lambda state: _restore(trainer, state), on_epoch=report, started_at=t_start)
 
 
 def _snapshot(trainer: TargetDomainTrainer) -> dict:

@@ -17,16 +17,19 @@ from typing import Any
 
 import ray.train
 import torch
-from ray.train import Checkpoint, CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import Checkpoint, FailureConfig, RunConfig
 from ray.train.torch import TorchTrainer
 
+from crossrec.eval.epoch_loop import VALID_SCORE, EpochLoop
+from crossrec.eval.metrics import RECALL_AT_10
 from crossrec.train.checkpoint import load_checkpoint, save_checkpoint
 from crossrec.train.config import TrainConfig
 from crossrec.train.data_access import load_split_for
 from crossrec.train.engine import TargetDomainTrainer
 from crossrec.train.faults import kill_hook
+from crossrec.train.fit import epoch_metrics
 
-SCORE_METRIC = "valid_ndcg_at_10"
+VALID_RECALL = RECALL_AT_10.logged("valid")
 
 
 def _wrap_ddp(module: torch.nn.Module) -> torch.nn.Module:
@@ -73,42 +76,28 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
 
 def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank: int, log) -> None:
-    """Train until ``optim.epochs`` or early stopping; validate, checkpoint and report every epoch."""
-    patience = cfg.optim.patience
-    while trainer.epoch < cfg.optim.epochs:
-        if patience is not None and _epochs_since_best(trainer.history) >= patience:
-            log(f"[{target}] early stop: no better valid NDCG@10 for {patience} epochs")
-            break
+    """Train until ``optim.epochs`` or early stopping (the shared :class:`EpochLoop`, resumed from the
+    checkpoint's history); validate, checkpoint and report every epoch. Ray keeps the best checkpoint."""
+
+    def train_and_validate(epoch: int) -> dict:
         every = max(1, len(trainer.windows) // cfg.optim.batch_size // 10)
         t_epoch = time.perf_counter()
-        fault = kill_hook(trainer.epoch + 1, rank)  # None unless a reliability test asks for a worker kill
+        fault = kill_hook(epoch, rank)  # None unless a reliability test asks for a worker kill
 
-        def progress(step: int, n_steps: int, loss: float, every: int = every, t_epoch: float = t_epoch,
-                     fault=fault) -> None:
+        def progress(step: int, n_steps: int, loss: float) -> None:
             if fault is not None:
                 fault(step, n_steps)
             if step % every == 0 or step == n_steps:
-                log(f"[{target}] epoch {trainer.epoch + 1} step {step}/{n_steps} loss {loss:.4f} "
+                log(f"[{target}] epoch {epoch} step {step}/{n_steps} loss {loss:.4f} "
                     f"({time.perf_counter() - t_epoch:.0f}s)")
 
-        stats = trainer.train_epoch(progress)
-        t0 = time.perf_counter()
-        report = trainer.evaluate("valid")
-        overall = report.metrics["overall"]
-        metrics = {
-            "epoch": trainer.epoch,
-            "loss": stats.loss,
-            "samples_per_s": stats.samples_per_s,
-            "epoch_seconds": stats.seconds,
-            "valid_seconds": time.perf_counter() - t0,
-            SCORE_METRIC: float(overall["ndcg@10"]),
-            "valid_recall_at_10": float(overall["recall@10"]),
-        }
-        trainer.best_ndcg = max(trainer.best_ndcg, metrics[SCORE_METRIC])
-        trainer.history.append(metrics)
-        log(f"[{target}] epoch {trainer.epoch}/{cfg.optim.epochs} loss {stats.loss:.4f} "
-            f"valid NDCG@10 {metrics[SCORE_METRIC]:.4f} Recall@10 {metrics['valid_recall_at_10']:.4f} "
-            f"{stats.samples_per_s:.0f} windows/s ({stats.seconds:.1f}s)")
+        return epoch_metrics(trainer, progress)
+
+    def checkpoint_and_report(metrics: dict, _improved: bool) -> None:
+        trainer.best_ndcg = max(trainer.best_ndcg, metrics[VALID_SCORE])
+        log(f"[{target}] epoch {trainer.epoch}/{cfg.optim.epochs} loss {metrics['loss']:.4f} "
+            f"valid NDCG@10 {metrics[VALID_SCORE]:.4f} Recall@10 {metrics[VALID_RECALL]:.4f} "
+            f"{metrics['samples_per_s']:.0f} windows/s ({metrics['epoch_seconds']:.1f}s)")
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
@@ -116,13 +105,9 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
                 checkpoint = Checkpoint.from_directory(tmp)
             ray.train.report(metrics, checkpoint=checkpoint)
 
-
-def _epochs_since_best(history: list[dict]) -> int:
-    if not history:
-        return 0
-    scores = [h[SCORE_METRIC] for h in history]
-    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-    return len(scores) - 1 - best
+    EpochLoop(cfg.optim.epochs, cfg.optim.patience).run(
+        train_and_validate, history=trainer.history, on_epoch=checkpoint_and_report,
+        log=lambda line: log(f"[{target}] {line}"))
 
 
 def build_trainer(cfg: TrainConfig, target: str) -> TorchTrainer:
@@ -131,16 +116,16 @@ def build_trainer(cfg: TrainConfig, target: str) -> TorchTrainer:
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"train": cfg.model_dump(mode="json"), "target": target},
-        scaling_config=ScalingConfig(
+        scaling_config=ray.train.ScalingConfig(
             num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=s.resources_per_worker()
         ),
         run_config=RunConfig(
             name=target,
             storage_path=cfg.run_dir(),
             failure_config=FailureConfig(max_failures=cfg.checkpoint.max_failures),
-            checkpoint_config=CheckpointConfig(
+            checkpoint_config=ray.train.CheckpointConfig(
                 num_to_keep=cfg.checkpoint.keep_best,
-                checkpoint_score_attribute=SCORE_METRIC,
+                checkpoint_score_attribute=VALID_SCORE,
                 checkpoint_score_order="max",
             ),
         ),

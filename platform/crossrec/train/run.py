@@ -16,6 +16,7 @@ from typing import Any
 
 import ray
 
+from crossrec.eval.epoch_loop import VALID_SCORE
 from crossrec.eval.model_scorer import training_popularity
 from crossrec.model.bundle import save_bundle
 from crossrec.train.checkpoint import read_trainer_state
@@ -23,7 +24,7 @@ from crossrec.train.config import TrainConfig
 from crossrec.train.data_access import load_split_for
 from crossrec.train.final_eval import evaluate_checkpoint
 from crossrec.train.preflight import check_train_config
-from crossrec.train.ray_trainer import SCORE_METRIC, build_trainer
+from crossrec.train.ray_trainer import build_trainer
 from crossrec.utils.io import atomic_write_json
 
 
@@ -78,7 +79,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
             identity = final.backbone_identity or identity
         metrics[target] = {
             "best_epoch": state["epoch"],
-            "valid": {SCORE_METRIC: state["best_ndcg"]},
+            "valid": {VALID_SCORE: state["best_ndcg"]},
             "test": final.report.metrics,
             "history": state["history"],
             "resumed_at_epochs": resumed_at,  # restores from a checkpoint: worker restarts and re-runs
@@ -100,7 +101,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
 
 
 def _best_checkpoint(result):
-    ranked = [(m.get(SCORE_METRIC, float("-inf")), c) for c, m in (result.best_checkpoints or [])]
+    ranked = [(m.get(VALID_SCORE, float("-inf")), c) for c, m in (result.best_checkpoints or [])]
     if ranked:
         return max(ranked, key=lambda x: x[0])[1]
     if result.checkpoint is None:

@@ -18,13 +18,13 @@ from pydantic import Field, model_validator
 
 from crossrec.config import StrictModel
 from crossrec.errors import ConfigError
-from crossrec.ops.submit import SubmissionSettings
+from crossrec.ops.submit import SubmissionConfig
 from crossrec.train.config import TrainConfig
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint", "grid")
 
 
-class SchedulerSettings(StrictModel):
+class SchedulerConfig(StrictModel):
     type: Literal["asha", "fifo"] = "asha"
     grace_period: int = Field(1, gt=0, description="Epochs every trial runs before ASHA may stop it.")
     reduction_factor: float = Field(2.0, gt=1)
@@ -42,14 +42,14 @@ class SweepConfig(StrictModel):
     mode: Literal["fast", "full"] = Field("fast", description="fast: heads on cached embeddings; full: + LoRA.")
     num_samples: int = Field(8, gt=0, description="Trials (times the grid size for grid keys).")
     search: Literal["random", "grid", "optuna"] = "random"
-    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     max_concurrent_trials: int = Field(
         1, gt=0, description="optuna: trials in flight. random/grid: bounded by cpus_per_trial/gpus_per_trial.")
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
     storage_path: str = "runs/sweeps"
     seed: int = 0
-    submission: SubmissionSettings | None = None
+    submission: SubmissionConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from crossrec.eval.epoch_loop import VALID_SCORE
+from crossrec.eval.metrics import RECALL_AT_10
 from crossrec.train.config import TrainConfig
 from crossrec.tune.config import apply_params
 
-METRIC = "valid_ndcg_at_10"
+METRIC = VALID_SCORE
 
 
 def results_table(df: pd.DataFrame, space_keys: list[str]) -> pd.DataFrame:
@@ -17,7 +19,7 @@ def results_table(df: pd.DataFrame, space_keys: list[str]) -> pd.DataFrame:
     cols = {"trial_id": "trial"}
     for key in space_keys:
         cols[f"config/{key}"] = key
-    for m in (METRIC, "valid_recall_at_10", "epoch", "trial_seconds"):
+    for m in (METRIC, RECALL_AT_10.logged("valid"), "epoch", "trial_seconds"):
         if m in df.columns:
             cols[m] = m
     table = df[[c for c in cols if c in df.columns]].rename(columns=cols)

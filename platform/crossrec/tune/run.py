@@ -40,8 +40,7 @@ def _text_table(cfg: SweepConfig, base) -> Any:
     from crossrec.train.data_access import load_split_for
 
     split = load_split_for(base.dataset, cfg.target)
-    return ItemTextSide.create(base.model_copy(update={"lora": None}), split.item_index, cfg.target,
-                               torch.device("cpu")).text_table()
+    return ItemTextSide.create(base.backbone, None, split.item_index, cfg.target, torch.device("cpu")).text_table()
 
 
 def _search_alg(cfg: SweepConfig):

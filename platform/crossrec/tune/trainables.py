@@ -12,16 +12,18 @@ from typing import Any
 import torch
 from ray import tune
 
+from crossrec.eval.epoch_loop import VALID_SCORE, EpochLoop
 from crossrec.train.config import TrainConfig
 from crossrec.tune.config import apply_params
 
-METRIC = "valid_ndcg_at_10"
+METRIC = VALID_SCORE  # what the sweep maximises
 
 
 def fast_trial(params: dict[str, Any], *, base: dict[str, Any], target: str, text_table: torch.Tensor | None) -> None:
     from crossrec.model.text_side import ItemTextSide
     from crossrec.train.data_access import load_split_for
     from crossrec.train.engine import TargetDomainTrainer
+    from crossrec.train.fit import epoch_metrics
 
     cfg = apply_params(TrainConfig.from_dict(base), params).model_copy(update={"lora": None})
     torch.set_num_threads(max(1, int(cfg.scaling.torch_threads or 1)))
@@ -29,11 +31,12 @@ def fast_trial(params: dict[str, Any], *, base: dict[str, Any], target: str, tex
     text = ItemTextSide.frozen(split.item_index, target, text_table) if text_table is not None else None
     trainer = TargetDomainTrainer(cfg, split, text=text, log=lambda _m: None)
     t0 = time.perf_counter()
-    for _ in range(cfg.optim.epochs):
-        stats = trainer.train_epoch()
-        overall = trainer.evaluate("valid").metrics["overall"]
-        tune.report({METRIC: overall["ndcg@10"], "valid_recall_at_10": overall["recall@10"], "loss": stats.loss,
-                     "epoch": trainer.epoch, "trial_seconds": time.perf_counter() - t0})
+
+    def report(metrics: dict[str, Any], _improved: bool) -> None:
+        tune.report({**metrics, "trial_seconds": time.perf_counter() - t0})
+
+    # every epoch is reported; the sweep's scheduler (ASHA) does the early stopping across trials
+    EpochLoop(cfg.optim.epochs).run(lambda _epoch: epoch_metrics(trainer), on_epoch=report, started_at=t0)
 
 
 def full_trial(params: dict[str, Any], *, base: dict[str, Any], target: str, storage: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from crossrec.data.dataset import Dataset, make_dataset
-from crossrec.data.domains import DomainMapping, load_domain_mapping
+from crossrec.data.domains import DomainMappingConfig, load_domain_mapping
 from crossrec.data.text import build_item_text, parse_text_fields
 from crossrec.errors import ConfigError, DataValidationError
 
@@ -28,7 +28,7 @@ class ImportOptions:
     """
 
     name: str | None = None
-    domains: str | Path | DomainMapping | None = None
+    domains: str | Path | DomainMappingConfig | None = None
     domain_column: str | None = None
     default_domain: str = "all"
     text_fields: list[str] | None = None
@@ -39,8 +39,8 @@ class ImportOptions:
         if self.domains is not None and self.domain_column is not None:
             raise ConfigError("give either a domain mapping (--domains) or a domain column (--domain-column), not both")
 
-    def mapping(self) -> DomainMapping | None:
-        if self.domains is None or isinstance(self.domains, DomainMapping):
+    def mapping(self) -> DomainMappingConfig | None:
+        if self.domains is None or isinstance(self.domains, DomainMappingConfig):
             return self.domains
         return load_domain_mapping(self.domains)
 
@@ -89,7 +89,7 @@ def assemble(
     items["text"] = build_item_text(items, parse_text_fields(opts.text_fields or default_text), where[1])
     src = {**source, "text_fields": opts.text_fields or default_text, **opts.extra_source}
     if opts.domains is not None:
-        src["domains"] = opts.domains.model_dump() if isinstance(opts.domains, DomainMapping) else str(opts.domains)
+        src["domains"] = opts.domains.model_dump() if isinstance(opts.domains, DomainMappingConfig) else str(opts.domains)
     if opts.domain_column is not None:
         src["domain_column"] = opts.domain_column
     return make_dataset(opts.name or default_name, interactions, items, source=src,

@@ -5,7 +5,7 @@ item-ID embedding + learned positions, a causal transformer, and a full-softmax 
 output layer is the item embedding table (weight tying). Deviations from RecBole: pre-LN blocks
 (:class:`crossrec.model.layers.CausalTransformer`, reused), left padding (the most recent item always sits at
 position ``max_len - 1``), and the loss is taken at every position of non-overlapping windows of each user's
-training prefix (:func:`crossrec.train.windows.build_train_windows`) instead of one sample per prefix;
+training prefix (:func:`crossrec.data.windows.build_train_windows`) instead of one sample per prefix;
 Adam at lr 3e-3 with batches of 128 windows (RecBole: 1e-3), which learns about 3x faster per epoch on ML-1M
 and so reaches BENCHMARK.md's capped reference figures within the same wall-time caps on 2 CPUs.
 
@@ -28,11 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossrec.data.history import compact_left
 from crossrec.data.sequences import keep_positions
 from crossrec.data.split import TargetSplit
+from crossrec.data.windows import IGNORE_LABEL, build_train_windows
+from crossrec.eval.epoch_loop import VALID_SCORE, EpochLoop
+from crossrec.eval.metrics import SELECTION_METRIC
 from crossrec.eval.protocol import HistoryBatch
 from crossrec.model.layers import CausalTransformer
-from crossrec.train.windows import IGNORE_LABEL, build_train_windows
 
 FFN_MULT = 4  # RecBole: inner_size 256 for hidden 64
 
@@ -68,18 +71,6 @@ class SASRecNet(nn.Module):
         """(P, D) states -> (P, V) logits over vocabulary ids 1..V (``rows``: only these ids, in that order)."""
         table = self.item_emb.weight[1:] if rows is None else self.item_emb.weight[rows]
         return hidden @ table.T
-
-
-def last_items(ids: np.ndarray, max_len: int) -> np.ndarray:
-    """(B, W) ids with 0 = absent, anywhere -> (B, max_len) the last ``max_len`` non-zero ids of each row,
-    in order, left-padded with 0."""
-    keep = ids > 0
-    from_end = np.cumsum(keep[:, ::-1], axis=1)[:, ::-1]  # 1 = a row's last kept id
-    put = keep & (from_end <= max_len)
-    out = np.zeros((ids.shape[0], max_len), dtype=np.int64)
-    rows, cols = np.nonzero(put)
-    out[rows, max_len - from_end[rows, cols]] = ids[rows, cols]
-    return out
 
 
 class SASRec:
@@ -149,45 +140,38 @@ class SASRec:
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr)
         has_valid = len(split.role("valid")) > 0
         deadline = t0 + 60 * self.max_minutes if self.max_minutes else float("inf")
-        best, best_state, best_epoch, bad = -1.0, None, 0, 0
         stats: dict[str, Any] = {"windows": len(win), "labels": int(labels.size), "losses": [], "valid_ndcg10": []}
-        stopped, epoch = "max_epochs", 0
-        for epoch in range(1, self.max_epochs + 1):
+
+        def train_and_validate(epoch: int) -> dict[str, float]:
             te = time.perf_counter()
-            loss, timed_out = self._train_epoch(items_t, labels_t, rng, opt, deadline)
+            loss = self._train_epoch(items_t, labels_t, rng, opt, deadline)
             ndcg = (evaluate(self, split, role="valid", max_len=self.eval_max_len, progress=False)
-                    .metrics["overall"]["ndcg@10"]) if has_valid else float("nan")
+                    .metrics["overall"][SELECTION_METRIC.key]) if has_valid else float("nan")
             stats["losses"].append(loss)
             stats["valid_ndcg10"].append(ndcg)
             if self.progress:
                 print(f"{self.name} epoch {epoch}: loss {loss:.4f}, valid ndcg@10 {ndcg:.4f}, "
                       f"{time.perf_counter() - te:.1f}s", flush=True)
-            if not has_valid or ndcg > best:
-                best, best_epoch, bad = ndcg, epoch, 0
-                best_state = copy.deepcopy(self.net.state_dict())
-            else:
-                bad += 1
-            if timed_out or time.perf_counter() >= deadline:
-                stopped = "max_minutes"
-                break
-            if bad >= self.patience:
-                stopped = "patience"
-                break
-        self.net.load_state_dict(best_state)
+            return {"epoch": epoch, "loss": loss, VALID_SCORE: ndcg}
+
+        loop = EpochLoop(self.max_epochs, self.patience, 60 * self.max_minutes if self.max_minutes else None)
+        result = loop.run(train_and_validate, snapshot=lambda: copy.deepcopy(self.net.state_dict()),
+                          restore=self.net.load_state_dict, started_at=t0)
         self.net.eval()
-        stats.update(epochs=epoch, best_epoch=best_epoch, best_valid_ndcg10=best, stopped=stopped,
-                     fit_seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - cpu0)
+        stats.update(epochs=result.epochs, best_epoch=result.best_epoch, best_valid_ndcg10=result.best_score,
+                     stopped=result.stopped_by, fit_seconds=time.perf_counter() - t0,
+                     cpu_seconds=time.process_time() - cpu0)
         self.fit_stats = stats
 
     def _train_epoch(self, items: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
-                     opt: torch.optim.Optimizer, deadline: float) -> tuple[float, bool]:
-        """One shuffled pass over the windows (stops early past ``deadline``); mean loss per label, timed out."""
+                     opt: torch.optim.Optimizer, deadline: float) -> float:
+        """One shuffled pass over the windows (stops early past ``deadline``): the mean loss per label."""
         self.net.train()
         total, count = 0.0, 0
         order = torch.as_tensor(rng.permutation(len(items)))
         for start in range(0, len(items), self.batch_size):
             if time.perf_counter() >= deadline:
-                return total / max(count, 1), True
+                break
             take = order[start : start + self.batch_size]
             y = labels[take]  # (b, L)
             hidden = self.net(items[take])  # (b, L, D)
@@ -198,7 +182,7 @@ class SASRec:
             opt.step()
             total += loss.item() * int(live.sum())
             count += int(live.sum())
-        return total / max(count, 1), False
+        return total / max(count, 1)
 
     @torch.no_grad()
     def score(self, batch: HistoryBatch) -> np.ndarray:
@@ -207,7 +191,8 @@ class SASRec:
         if self.net is None:
             raise RuntimeError("SASRec.score called before fit(split)")
         self.net.eval()
-        items = last_items(self.vocab[np.asarray(batch.items)], self.max_len)  # (B, L)
+        ids = self.vocab[np.asarray(batch.items)]  # 0 = not in the vocabulary (or padding)
+        items = compact_left(ids, ids > 0, self.max_len)  # (B, L)
         hidden = self.net(torch.as_tensor(items))[:, -1]  # (B, D) state at the most recent item
         scores = self.net.logits(hidden, self.score_rows).numpy()
         empty = items[:, -1] == 0

@@ -11,7 +11,7 @@ import torch
 
 from crossrec.data.split import TargetSplit
 from crossrec.eval.protocol import HistoryBatch
-from crossrec.model.configs import BackboneConfig
+from crossrec.model.config import BackboneConfig
 
 
 class ZeroShot:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossrec.train.windows import IGNORE_LABEL, build_train_windows, next_any_items, next_target_labels
+from crossrec.data.windows import IGNORE_LABEL, build_train_windows, next_any_items, next_target_labels
 
 # Items 1..6; target catalogue = items 2 (position 0) and 5 (position 1).
 CATALOGUE_POSITION = np.array([-1, -1, 0, -1, -1, 1, -1])

@@ -1,18 +1,15 @@
-"""Shared helpers of the benchmark scripts: machine description, tables, atomic JSON/Markdown output.
+"""What a benchmark ran on: the machine description every result file carries, and process memory.
 
-Every ``bench/*.py`` script imports this module as ``benchlib`` (scripts run as ``python bench/x.py``, so
-``bench/`` is on ``sys.path``). Results are written to ``docs/results/<name>.json`` by default, never by
-timed unit tests: tests run the scripts with ``--quick`` and an ``--out`` in a temporary directory.
+Used by every ``bench/*.py`` script (through :func:`crossrec.benchmarks.results.write_json`) and by the
+quality page.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,34 +61,3 @@ def current_rss_mb() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
         return peak_rss_mb()
-
-
-def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], floatfmt: str = ".3g") -> str:
-    """A GitHub-Markdown table of ``rows`` restricted to ``columns`` (also readable on a terminal)."""
-
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return format(v, floatfmt)
-        return str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never a half-written result)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
-def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Atomically write ``payload`` (plus ``machine`` if missing) as indented JSON; prints where."""
-    payload = {"machine": machine_info(), **payload} if "machine" not in payload else payload
-    out = write_atomic(path, json.dumps(payload, indent=2, default=float) + "\n")
-    print(f"wrote {out}")
-    return out
