@@ -82,6 +82,18 @@ def check_quality(path: Path) -> None:
             crossrec_config(base, spec, 0)
 
 
+def check_explanations(path: Path) -> None:
+    from crossrec.benchmarks.explanations import ExplanationsConfig
+    from crossrec.benchmarks.quality_config import QualityConfig
+
+    cfg = ExplanationsConfig.from_yaml(path)
+    for run in cfg.runs:
+        check_quality(REPO / run.quality_config)
+        quality = QualityConfig.from_yaml(REPO / run.quality_config)
+        assert run.target in quality.targets, f"{path}: run {run.name}: target {run.target!r} not in its quality config"
+        assert (run.method or quality.primary) in {m.name for m in quality.methods if m.kind == "crossrec"}
+
+
 def check_screen(path: Path) -> None:
     from crossrec.benchmarks.quality_config import QualityConfig
     from crossrec.benchmarks.quality_methods import crossrec_config
@@ -114,6 +126,7 @@ CHECKS = {
     "bench/configs/quality_crossrec_base.yaml": check_train,
     "bench/configs/quality_amazon.yaml": check_quality,
     "bench/configs/quality_quick.yaml": check_quality,
+    "bench/configs/explanations.yaml": check_explanations,
     "bench/configs/quality_crossrec_quick.yaml": check_train,
     "bench/configs/quality_crossrec_ml1m.yaml": check_train,
     "bench/configs/quality_crossrec_amazon.yaml": check_train,

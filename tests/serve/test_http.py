@@ -70,6 +70,14 @@ BAD = [
     ({"history": [{"item_id": "x"}] * 51, "target_domain": "movies"}, 413, "history: at most 50 items, got 51"),
     ({"history": [{"item_id": ""}], "target_domain": "movies"}, 422, "history.0.item_id: String should have at least 1 character"),
     ({"history": [], "target_domain": ""}, 422, "target_domain: String should have at least 1 character"),
+    ({"history": [], "target_domain": "movies", "explain": "true"}, 422, "explain: Input should be a valid boolean"),
+    ({"history": [], "target_domain": "movies", "explain": 1}, 422, "explain: Input should be a valid boolean"),
+    ({"history": [], "target_domain": "movies", "explain": True, "explain_n": 0}, 422,
+     "explain_n: Input should be greater than or equal to 1"),
+    ({"history": [], "target_domain": "movies", "explain": True, "explain_n": 11}, 422,
+     "explain_n: Input should be less than or equal to 10"),
+    ({"history": [], "target_domain": "movies", "explain_n": "3"}, 422, "explain_n: Input should be a valid integer"),
+    ({"history": [], "target_domain": "movies", "explain_n": 2.5}, 422, "explain_n: Input should be a valid integer"),
 ]
 
 
@@ -139,3 +147,19 @@ def test_stale_replicas_refuse_requests_of_another_bundle(serve_bundle) -> None:
     assert fusion.ready() == fusion.version
     with pytest.raises(StaleBundleError, match="the request expects 'other'"):
         fusion._check("other")
+
+
+def test_explanations_over_http_are_documented_and_off_by_default(client, items) -> None:
+    music = ids(items, "music", 3)
+    body = {"history": [{"item_id": i} for i in music], "target_domain": "movies", "k": 3}
+    plain = client.post("/recommend", json=body).json()
+    assert all(item["because"] is None for item in plain["items"])
+    explained = client.post("/recommend", json={**body, "explain": True, "explain_n": 2}).json()
+    assert [i["item_id"] for i in explained["items"]] == [i["item_id"] for i in plain["items"]]
+    reasons = [r for item in explained["items"] for r in item["because"]]
+    assert reasons and all(r["item_id"] in music and r["domain"] == "music" and r["weight"] > 0 for r in reasons)
+    assert all(len(item["because"]) <= 2 for item in explained["items"])
+    batch = client.post("/recommend/batch", json={"requests": [{**body, "explain": True}, body]}).json()["responses"]
+    assert batch[0]["items"][0]["because"] is not None and batch[1]["items"][0]["because"] is None
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "explain" in schema["RecommendRequest"]["properties"] and "because" in schema["ScoredItem"]["properties"]

@@ -78,3 +78,22 @@ def test_lost_replica_errors_map_to_retryable_503() -> None:
     wrapped.cause = ActorDiedError()
     assert _unavailable(ActorDiedError()) and _unavailable(wrapped)
     assert not _unavailable(ValueError("a bug"))
+
+
+def test_explanations_are_the_exact_leave_one_out_score_changes(service, items) -> None:
+    import numpy as np
+
+    history = items[items["domain"] == "music"]["item_id"].head(3).tolist() + \
+        items[items["domain"] == "movies"]["item_id"].head(2).tolist()
+    resp = service.recommend(req(history, k=3, explain=True, explain_n=5))
+    assert all(item.because is not None and len(item.because) <= 5 for item in resp.items)
+    for item in resp.items:
+        weights = [r.weight for r in item.because]
+        assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+        for reason in item.because:  # the weight is the score drop when that one item is removed
+            without = [h for h in history if h != reason.item_id]
+            ranked = service.recommend(req(without, k=len(items), exclude_seen=False)).items
+            score = next(i.score for i in ranked if i.item_id == item.item_id)
+            assert np.isclose(item.score - score, reason.weight, atol=1e-4)
+    cold = service.recommend(req([], explain=True))
+    assert cold.cold_start and all(item.because == [] for item in cold.items)

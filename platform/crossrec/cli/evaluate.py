@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Write per-user top-k predictions as JSONL."),
         json_out: Path = typer.Option(None, "--json", help="Write the metrics as JSON."),
         top_k: int = typer.Option(10, "--top-k", help="Items per user in --out."),
+        explain: bool = typer.Option(False, "--explain", help="Add `because` to --out: per item, the history "
+                                     "items that pushed its score up most (exact leave-one-out)."),
+        explain_n: int = typer.Option(3, "--explain-n", help="History items per recommended item with --explain (1-10)."),
     ) -> None:
         """Score every target item for each held-out user; print overall and per-slice metrics."""
         from crossrec.errors import ConfigError
@@ -25,7 +28,12 @@ def register(app: typer.Typer) -> None:
 
         if role not in ("test", "valid"):
             raise ConfigError(f"--role must be 'test' or 'valid', got {role!r}")
-        report = evaluate_bundle(bundle, data, target, role=role, predictions_out=out, top_k=top_k)
+        if explain and out is None:
+            raise ConfigError("--explain writes explanations into the predictions: give --out too")
+        if explain and not 1 <= explain_n <= 10:
+            raise ConfigError(f"--explain-n must be between 1 and 10, got {explain_n}")
+        report = evaluate_bundle(bundle, data, target, role=role, predictions_out=out, top_k=top_k,
+                                 explain_n=explain_n if explain else None)
         typer.echo(report.to_table_text())
         if json_out:
             atomic_write_text(json_out, report.to_json())

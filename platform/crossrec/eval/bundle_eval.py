@@ -8,7 +8,8 @@ import numpy as np
 
 from crossrec.data.dataset import load_dataset
 from crossrec.data.split import TargetSplit, split_target
-from crossrec.errors import BundleError
+from crossrec.errors import BundleError, ConfigError
+from crossrec.eval.explanations import add_explanations
 from crossrec.eval.model_scorer import CrossRecScorer
 from crossrec.eval.runner import EvalReport, evaluate
 from crossrec.model.bundle import ModelBundle
@@ -26,12 +27,18 @@ def check_same_catalogue(bundle: ModelBundle, split: TargetSplit) -> None:
 
 def evaluate_bundle(bundle_path: str | Path, dataset: str | Path, target: str, role: str = "test",
                     predictions_out: str | Path | None = None, batch_size: int = 512,
-                    top_k: int = 10) -> EvalReport:
-    """Full-ranking metrics of BENCHMARK.md for ``target``; optional per-user top-k JSONL."""
+                    top_k: int = 10, explain_n: int | None = None) -> EvalReport:
+    """Full-ranking metrics of BENCHMARK.md for ``target``; optional per-user top-k JSONL, whose items then
+    carry up to ``explain_n`` explaining history items each (``because``) when ``explain_n`` is given."""
+    if explain_n is not None and predictions_out is None:
+        raise ConfigError("explanations are written with the predictions: give a predictions output too")
     bundle = ModelBundle.load(bundle_path, targets=[target])
     split = split_target(load_dataset(dataset), target)
     check_same_catalogue(bundle, split)
     tm = bundle.target(target)
     scorer = CrossRecScorer(tm.model, split, batch_size=batch_size, popularity=tm.popularity)
-    return evaluate(scorer, split, role=role, batch_size=batch_size, max_len=tm.model.history_window,
-                    predictions_out=predictions_out, top_k=top_k)
+    report = evaluate(scorer, split, role=role, batch_size=batch_size, max_len=tm.model.history_window,
+                      predictions_out=predictions_out, top_k=top_k)
+    if explain_n is not None:
+        add_explanations(Path(predictions_out), tm.model, split, role, explain_n)
+    return report

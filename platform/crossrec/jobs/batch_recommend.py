@@ -15,13 +15,17 @@ import torch
 from crossrec.data.dataset import load_dataset
 from crossrec.data.history import prefix_batch, usable_rows
 from crossrec.data.sequences import UserSequences
+from crossrec.eval.explanations import explain_history, reason_records
 from crossrec.model.bundle import ModelBundle
 from crossrec.model.ranker import Ranker
 
+REASON = pa.struct([("item_id", pa.string()), ("domain", pa.string()), ("text", pa.string()), ("weight", pa.float32())])
+
 
 def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10, batch_size: int = 512,
-                        exclude_seen: bool = True, progress: bool = True) -> pa.Table:
-    """Returns a table (user_id, rank, item_id, score, fallback) with k rows per user."""
+                        exclude_seen: bool = True, progress: bool = True, explain_n: int | None = None) -> pa.Table:
+    """Returns a table (user_id, rank, item_id, score, fallback) with k rows per user; with ``explain_n`` also
+    ``because``: up to that many history items (item_id, domain, text, weight) that drove each recommendation."""
     t0 = time.perf_counter()
     bundle = ModelBundle.load(bundle_path, targets=[target])
     tm = bundle.target(target)
@@ -33,7 +37,7 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
     position[catalogue] = np.arange(len(catalogue))
     ranker = Ranker(normalize=tm.model.ranks_by_cosine, temperature=tm.model.cfg.fusion.temperature)
     pop_order = np.argsort(-tm.popularity, kind="stable")
-    cols: dict[str, list] = {"user_id": [], "rank": [], "item_id": [], "score": [], "fallback": []}
+    cols: dict[str, list] = {"user_id": [], "rank": [], "item_id": [], "score": [], "fallback": [], "because": []}
     n = seq.n_users
     for start in range(0, n, batch_size):
         users = np.arange(start, min(start + batch_size, n))
@@ -63,10 +67,18 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
             cols["item_id"] += [str(x) for x in index.item_ids[catalogue[top_i[r, valid]]]]
             cols["score"] += top_s[r, valid].tolist()
             cols["fallback"] += [bool(not usable[r])] * m
+            if explain_n is not None:
+                hist = slice(seq.offsets[u], seq.offsets[u + 1])
+                reasons = (explain_history(tm.model, seq.items[hist], seq.domains[hist], top_i[r, valid], explain_n,
+                                           catalogue=tm.catalogue_vectors) if usable[r] else [[] for _ in range(m)])
+                cols["because"] += [reason_records(index, seq.items[hist], x) for x in reasons]
         if progress:
             print(f"\r  recommended {min(start + batch_size, n)}/{n} users", end="", flush=True)
     if progress:
         print(f"  ({time.perf_counter() - t0:.1f}s)")
-    return pa.table({"user_id": pa.array(cols["user_id"], pa.string()), "rank": pa.array(cols["rank"], pa.int32()),
-                     "item_id": pa.array(cols["item_id"], pa.string()), "score": pa.array(cols["score"], pa.float32()),
-                     "fallback": pa.array(cols["fallback"], pa.bool_())})
+    table = {"user_id": pa.array(cols["user_id"], pa.string()), "rank": pa.array(cols["rank"], pa.int32()),
+             "item_id": pa.array(cols["item_id"], pa.string()), "score": pa.array(cols["score"], pa.float32()),
+             "fallback": pa.array(cols["fallback"], pa.bool_())}
+    if explain_n is not None:
+        table["because"] = pa.array(cols["because"], pa.list_(REASON))
+    return pa.table(table)

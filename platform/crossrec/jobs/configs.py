@@ -32,6 +32,8 @@ class BatchRecommendJobConfig(JobConfig):
     k: int = Field(10, ge=1, le=1000)
     exclude_seen: bool = True
     batch_size: int = Field(512, gt=0)
+    explain_n: int | None = Field(None, ge=1, le=10, description="Add a `because` column: up to this many history "
+                                  "items (item_id, domain, text, weight) that drove each recommendation.")
     output: str = Field(..., description="Parquet file path or URI (e.g. s3://bucket/recs/family.parquet).")
 
 

@@ -40,7 +40,7 @@ def run_batch_recommend(cfg: BatchRecommendJobConfig) -> str:
     from crossrec.jobs.batch_recommend import recommend_all_users
 
     table = recommend_all_users(cfg.bundle, cfg.dataset, cfg.target, k=cfg.k, batch_size=cfg.batch_size,
-                                exclude_seen=cfg.exclude_seen)
+                                exclude_seen=cfg.exclude_seen, explain_n=cfg.explain_n)
     write_parquet(table, cfg.output)
     print(f"{table.num_rows} recommendations for {len(set(table.column('user_id').to_pylist()))} users -> {cfg.output}")
     return cfg.output

@@ -39,6 +39,7 @@ from crossrec.serve.inference import (
     TargetHeadsCache,
     build_response,
     encode_histories,
+    explain_rankings,
 )
 from crossrec.serve.schemas import (
     BatchRequest,
@@ -121,6 +122,12 @@ class Encoder(_Part):
         """B histories → {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,)}."""
         self._check(version)
         return encode_histories(await self.get_heads(target), histories)
+
+    async def explain(self, version: str, target: str, histories: list[ResolvedHistory],
+                      ranked: list[list[tuple[int, float]]], n: list[int]) -> list:
+        """Per row, per ranked item: (history item index, weight) pairs (only for requests with explain)."""
+        self._check(version)
+        return explain_rankings(await self.get_heads(target), histories, ranked, n)
 
     def stats(self) -> dict:
         return {"loaded_targets": self.loads, "replica": serve.get_replica_context().replica_tag}
@@ -211,8 +218,17 @@ class Ingress(_Part):
             users = self.fusion.fuse.remote(v, target, interests)  # passed on without a stop in this replica
             ranked = await self.ranker.rank.remote(v, target, users, hists, max(jobs[i][0].k for i in rows),
                                                    [jobs[i][0].exclude_seen for i in rows])
+            ranked = [items[: jobs[i][0].k] for i, items in zip(rows, ranked, strict=True)]
+            asked = [j for j, i in enumerate(rows) if jobs[i][0].explain]  # off by default: no extra call
+            reasons: dict[int, list] = {}
+            if asked:
+                found = await self._encoder_for(target).explain.remote(
+                    v, target, [hists[j] for j in asked], [ranked[j] for j in asked],
+                    [jobs[rows[j]][0].explain_n for j in asked])
+                reasons = {rows[j]: r for j, r in zip(asked, found, strict=True)}
             for i, items in zip(rows, ranked, strict=True):
-                out[i] = build_response(self.catalog, jobs[i][0], jobs[i][1], items[: jobs[i][0].k], cold=False)
+                out[i] = build_response(self.catalog, jobs[i][0], jobs[i][1], items, cold=False,
+                                        reasons=reasons.get(i))
 
         async def cold(i: int) -> None:
             req, hist = jobs[i]

@@ -18,8 +18,9 @@ import torch
 from crossrec.data.history import left_pad
 from crossrec.errors import ModelInputError
 from crossrec.model.bundle import ModelBundle, TargetModel
+from crossrec.model.explain import leave_one_out, top_reasons
 from crossrec.model.ranker import Ranker
-from crossrec.serve.schemas import RecommendRequest, RecommendResponse, ScoredItem
+from crossrec.serve.schemas import Reason, RecommendRequest, RecommendResponse, ScoredItem
 
 
 class StaleBundleError(RuntimeError):
@@ -129,6 +130,27 @@ def encode_histories(heads: TargetModel, histories: list[ResolvedHistory]) -> di
             "hidden": interests.hidden[:, 0].numpy()}
 
 
+EXPLAIN_MAX_HISTORY = 64  # history positions an explanation considers (the latest ones)
+
+
+@torch.no_grad()
+def explain_rankings(heads: TargetModel, histories: list[ResolvedHistory], ranked: list[list[tuple[int, float]]],
+                     n: list[int]) -> list[list[list[tuple[int, float]]]]:
+    """Per row, per ranked item: up to ``n[row]`` (history item index, weight) pairs, strongest first
+    (exact leave-one-out, :func:`crossrec.model.explain.leave_one_out`, one batched forward per row)."""
+    model, position = heads.model, heads.model.catalogue_position
+    out = []
+    for hist, items, k in zip(histories, ranked, n, strict=True):
+        if not items or hist.empty:
+            out.append([[] for _ in items])
+            continue
+        cols = position[torch.as_tensor([i for i, _ in items])]
+        window = min(EXPLAIN_MAX_HISTORY, model.cfg.tower.max_len)
+        expl = leave_one_out(model, hist.items, hist.domains, heads.catalogue_vectors[cols], window)
+        out.append([[(int(hist.items[p]), w) for p, w in reasons] for reasons in top_reasons(expl, k)])
+    return out
+
+
 @torch.no_grad()
 def fuse_interests(heads: TargetModel, interests: dict[str, np.ndarray]) -> np.ndarray:
     """Interest vectors (from :func:`encode_histories`) -> ranking queries (B, D) (see ``CrossRecModel.query``)."""
@@ -226,8 +248,15 @@ class RecommendationService:
                 users = self.fusion.fuse(target, self.encoder.encode(target, hist))
                 ranked = self.ranker.rank(target, users, hist, max(requests[i].k for i in warm),
                                           [requests[i].exclude_seen for i in warm])
+                ranked = [items[: requests[i].k] for i, items in zip(warm, ranked, strict=True)]
+                asked = [j for j, i in enumerate(warm) if requests[i].explain]
+                reasons: dict[int, list] = {}
+                if asked:
+                    found = explain_rankings(self.heads.get(target), [hist[j] for j in asked],
+                                             [ranked[j] for j in asked], [requests[warm[j]].explain_n for j in asked])
+                    reasons = {warm[j]: r for j, r in zip(asked, found, strict=True)}
                 for i, items in zip(warm, ranked, strict=True):
-                    out[i] = self.respond(requests[i], resolved[i], items[: requests[i].k], cold=False)
+                    out[i] = self.respond(requests[i], resolved[i], items, cold=False, reasons=reasons.get(i))
             for i in rows:
                 if resolved[i].empty:
                     items = self.ranker.popular(target, resolved[i], requests[i].k, requests[i].exclude_seen)
@@ -238,16 +267,28 @@ class RecommendationService:
         return self.recommend_many([request])[0]
 
     def respond(self, req: RecommendRequest, hist: ResolvedHistory, items: list[tuple[int, float]],
-                cold: bool) -> RecommendResponse:
-        return build_response(self.catalog, req, hist, items, cold)
+                cold: bool, reasons: list[list[tuple[int, float]]] | None = None) -> RecommendResponse:
+        return build_response(self.catalog, req, hist, items, cold, reasons)
 
 
 def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: ResolvedHistory,
-                   items: list[tuple[int, float]], cold: bool) -> RecommendResponse:
-    """The API response for ranked ``(item index, score)`` pairs."""
+                   items: list[tuple[int, float]], cold: bool,
+                   reasons: list[list[tuple[int, float]]] | None = None) -> RecommendResponse:
+    """The API response for ranked ``(item index, score)`` pairs; ``reasons`` per item (history item index,
+    weight) when the request asked for explanations (a cold start has none: ``because`` is [])."""
     index = catalog.index
+    if req.explain and reasons is None:
+        reasons = [[] for _ in items]
+
+    def because(r: int) -> list[Reason] | None:
+        if reasons is None:
+            return None
+        return [Reason(item_id=str(index.item_ids[i]), domain=index.domains[index.item_domain[i] - 1],
+                       text=str(index.texts[i]), weight=w) for i, w in reasons[r]]
+
     return RecommendResponse(
         user_id=req.user_id, target_domain=req.target_domain, model_version=catalog.version,
         cold_start=cold, unknown_items=hist.unknown,
-        items=[ScoredItem(item_id=str(index.item_ids[i]), text=str(index.texts[i]), score=s) for i, s in items],
+        items=[ScoredItem(item_id=str(index.item_ids[i]), text=str(index.texts[i]), score=s, because=because(r))
+               for r, (i, s) in enumerate(items)],
     )

@@ -1,7 +1,9 @@
 """HTTP request/response models of the recommendation API (validated by pydantic; 4xx name the field)."""
 
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+MAX_EXPLAIN_N = 10
 
 
 class HistoryItem(BaseModel):
@@ -20,6 +22,11 @@ class RecommendRequest(BaseModel):
     target_domain: str = Field(..., min_length=1, max_length=128)
     k: int = Field(10, ge=1, le=1000)
     exclude_seen: bool = True
+    explain: StrictBool = Field(False, description="Add `because` to each item: the history items that pushed its "
+                                "score up most (exact leave-one-out through the model; costs one batched forward "
+                                "of the history's variants). Must be a JSON boolean.")
+    explain_n: StrictInt = Field(3, ge=1, le=MAX_EXPLAIN_N, description="At most this many history items per "
+                                 "recommended item in `because` (an integer).")
 
 
 class BatchRequest(BaseModel):
@@ -28,10 +35,21 @@ class BatchRequest(BaseModel):
     requests: list[RecommendRequest] = Field(..., min_length=1, max_length=256)
 
 
+class Reason(BaseModel):
+    """A history item that pushed a recommended item's score up."""
+
+    item_id: str
+    domain: str
+    text: str
+    weight: float = Field(description="How much the item's score drops when this history item is removed (> 0).")
+
+
 class ScoredItem(BaseModel):
     item_id: str
     text: str
     score: float
+    because: list[Reason] | None = Field(None, description="With `explain: true`: the history items (any domain) "
+                                         "that drove this recommendation, strongest first; [] for a cold start.")
 
 
 class RecommendResponse(BaseModel):
