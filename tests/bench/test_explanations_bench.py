@@ -38,6 +38,10 @@ def test_explanation_bench_writes_the_page_and_caches(tmp_path: Path, capsys) ->
     assert {"p50_ms", "p50_ms_explain", "ratio_p50"} <= set(run["latency"])
     assert run["latency"]["p50_ms_explain"] > run["latency"]["p50_ms"]
     assert all(ex["because"] for ex in run["examples"])
+    from crossrec.model.bundle import ModelBundle
+
+    bundle = ModelBundle.load(next(Path(cfg.work_dir).glob("*.bundle")))  # servable: the serving benchmark uses it
+    assert list(bundle.targets) == ["movies"]
     page = paths["md"].read_text()
     assert "## syn: target movies (full)" in page and "| overall |" in page
     assert run_explanations(cfg) == results  # second call: from the cache, no training

@@ -30,8 +30,9 @@ def run(bench: str, serve_bundle: Path, out: Path, **extra) -> dict:
 def test_serve_load_quick(serve_bundle, local_ray, tmp_path) -> None:
     data = run("serve_load", serve_bundle, tmp_path / "serving.json")
     modes = [(r["mode"], r["batching"], r["clients"]) for r in data["results"]]
-    assert modes == [("in-process", "-", 1), ("serve", "on", 1), ("serve", "on", 8), ("serve", "off", 1),
-                     ("serve", "off", 8)]
+    assert modes == [("in-process", "-", 1), ("in-process+explain", "-", 1), ("serve", "on", 1), ("serve", "on", 8),
+                     ("serve+explain", "on", 1), ("serve", "off", 1), ("serve", "off", 8)]
+    assert data["explain_p50_ratio_1_client"] > 0 and data["explain_p50_ratio_in_process"] > 0
     assert data["errors"] == 0 and all(r["requests"] > 0 and r["p50_ms"] > 0 for r in data["results"])
     assert data["overhead_ratio_1_client"] > 0 and data["scaling_rps_ratio"] > 0
     assert {"Ingress", "Encoder", "Fusion", "Ranker", "proxy"} <= data["cpu_ms_per_request"][0].keys()

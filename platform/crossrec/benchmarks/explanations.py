@@ -22,7 +22,7 @@ from pydantic import Field
 
 from crossrec.benchmarks.machine import machine_info
 from crossrec.benchmarks.quality_config import BudgetConfig, load_quality_config
-from crossrec.benchmarks.quality_methods import fit_method
+from crossrec.benchmarks.quality_methods import crossrec_config, fit_method
 from crossrec.benchmarks.quality_run import code_version, load_benchmark_dataset, method_key
 from crossrec.config import StrictModel
 from crossrec.data.split import TargetSplit, split_target
@@ -95,6 +95,7 @@ def _run_one(cfg: ExplanationsConfig, run: ExplanationRunConfig, path: Path, log
     log(f"[{run.name}] training {spec.name} on {run.target}")
     fitted = fit_method(spec, split, base, cfg.seed, run.budget or qcfg.budget, log)
     model: CrossRecModel = fitted.recommender.model.eval()
+    _save_bundle(path.with_suffix(".bundle"), run, model, split, crossrec_config(base, spec, cfg.seed))
     test = evaluate(fitted.recommender, split, role="test", max_len=fitted.max_len, progress=False).metrics
     log(f"[{run.name}] test NDCG@10 {test['overall']['ndcg@10']:.4f}; deletion test on {cfg.users} examples")
     t0 = time.perf_counter()
@@ -108,6 +109,17 @@ def _run_one(cfg: ExplanationsConfig, run: ExplanationRunConfig, path: Path, log
               "machine": machine_info()}
     atomic_write_text(path, json.dumps(result, indent=2, default=float) + "\n")
     return result
+
+
+def _save_bundle(directory: Path, run: ExplanationRunConfig, model: CrossRecModel, split: TargetSplit,
+                 train: TrainConfig) -> Path:
+    """The trained model as a servable bundle (for the serving benchmark's explain: true vs false)."""
+    from crossrec.eval.model_scorer import training_popularity
+    from crossrec.model.bundle import save_bundle
+
+    popularity = {split.target: training_popularity(split, model.catalogue.cpu().numpy())}
+    meta = {"run_name": run.name, "model": train.model.model_dump(mode="json")}
+    return save_bundle(directory, split.item_index, {split.target: model}, popularity, meta, None)
 
 
 def _examples(model: CrossRecModel, split: TargetSplit, rows: list[DeletionRow], cfg: ExplanationsConfig) -> list[dict]:

@@ -203,7 +203,7 @@ def serving_findings(serving: dict[str, Any]) -> list[str]:
     """Where a request's time goes in Serve, from the per-process CPU milliseconds of serve_load.py."""
     rows = serving.get("results", [])
     local = next((r for r in rows if r.get("mode") == "in-process"), None)
-    on = {r["clients"]: r for r in rows if r.get("batching") == "on"}
+    on = {r["clients"]: r for r in rows if r.get("batching") == "on" and r.get("mode") == "serve"}
     cpu = {c["clients"]: c for c in serving.get("cpu_ms_per_request", []) if c.get("batching") == "on"}
     if not local or 1 not in on or 1 not in cpu:
         return []
@@ -231,6 +231,14 @@ def serving_findings(serving: dict[str, Any]) -> list[str]:
                    f"{ctop:.1f} ms, so {top} clients used {on[top]['rps'] * ctop / 1000:.2f} CPU-seconds per second "
                    f"of the machine's 2 (the load generator and the Ray runtime take the rest): 1 client is "
                    f"latency-bound, {top} clients are CPU-bound.")
+    explained = {r["clients"]: r for r in rows if r.get("mode") == "serve+explain"}
+    local_explained = next((r for r in rows if r.get("mode") == "in-process+explain"), None)
+    if 1 in explained and local_explained:
+        out.append(f"Explanations (`explain: true`, top-10 with 3 reasons each): Serve p50 {explained[1]['p50_ms']:.1f} ms "
+                   f"vs {on[1]['p50_ms']:.1f} ms at 1 client ({explained[1]['p50_ms'] / on[1]['p50_ms']:.2f}x), "
+                   f"{local_explained['p50_ms']:.1f} vs {local['p50_ms']:.1f} ms in-process "
+                   f"({local_explained['p50_ms'] / local['p50_ms']:.2f}x): one extra Encoder call that runs the history's "
+                   f"leave-one-out variants as one batch; requests without it take no extra step.")
     return out
 
 

@@ -33,7 +33,7 @@ class LoadConfig(ServeBenchConfig):
     max_requests: int = 20_000  # request cap per load level
 
 
-def in_process(bundle: Path, bodies: list[dict], n: int) -> dict:
+def in_process(bundle: Path, bodies: list[dict], n: int, mode: str = "in-process") -> dict:
     """The request path without Serve, one request at a time: latency percentiles and requests/s."""
     import torch
 
@@ -50,7 +50,7 @@ def in_process(bundle: Path, bodies: list[dict], n: int) -> dict:
         service.recommend(RecommendRequest.model_validate_json(raw[i % len(raw)])).model_dump_json()
         lat.append(time.perf_counter() - t0)
     ms = np.asarray(lat) * 1000
-    return {"mode": "in-process", "batching": "-", "clients": 1, "requests": n, "errors": 0,
+    return {"mode": mode, "batching": "-", "clients": 1, "requests": n, "errors": 0,
             "rps": n / (ms.sum() / 1000), **{f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 95, 99)}}
 
 
@@ -108,7 +108,9 @@ def run_serve_load(cfg: LoadConfig) -> int:
     bodies = request_bodies(bundle, target)
     levels = [1, 8] if cfg.quick else [1, 8, 32, 64]
     duration = 1.5 if cfg.quick else cfg.duration
-    rows = [in_process(bundle, bodies, 50 if cfg.quick else 500)]
+    explain_bodies = [{**b, "explain": True} for b in bodies]  # top-10 with 3 reasons each
+    rows = [in_process(bundle, bodies, 50 if cfg.quick else 500),
+            in_process(bundle, explain_bodies, 50 if cfg.quick else 500, mode="in-process+explain")]
     cpu_rows, idle_ms_per_s = [], {}
     for batching in (True, False):
         url = start(bundle, port, batching=batching)
@@ -123,16 +125,22 @@ def run_serve_load(cfg: LoadConfig) -> int:
                 row, cpu = measure(url, bodies, clients, duration, cfg.max_requests)
                 rows.append({**row, "batching": "on" if batching else "off"})
                 cpu_rows.append({"batching": "on" if batching else "off", **cpu})
+            for clients in (levels[:1] if cfg.quick else levels[:2]) if batching else ():
+                row, _ = measure(url, explain_bodies, clients, duration, cfg.max_requests)
+                rows.append({**row, "mode": "serve+explain", "batching": "on"})
         finally:
             stop()
     local = rows[0]
-    on = {r["clients"]: r for r in rows if r["batching"] == "on"}
+    on = {r["clients"]: r for r in rows if r["batching"] == "on" and r["mode"] == "serve"}
+    explained = {r["clients"]: r for r in rows if r["mode"] == "serve+explain"}
     top = 32 if 32 in on else max(on)
     summary = {
         "overhead_ratio_1_client": on[1]["p50_ms"] / local["p50_ms"],
         "scaling_rps_ratio": on[top]["rps"] / on[1]["rps"],
         "scaling_clients": top,
         "errors": sum(r["errors"] for r in rows),
+        "explain_p50_ratio_1_client": explained[1]["p50_ms"] / on[1]["p50_ms"],
+        "explain_p50_ratio_in_process": rows[1]["p50_ms"] / local["p50_ms"],
     }
     summary["goals"] = serving_goals(summary)
     table = format_table(rows, COLUMNS)
@@ -145,7 +153,8 @@ def run_serve_load(cfg: LoadConfig) -> int:
     print("\n" + idle_line)
     print(f"\nServe p50 at 1 client / in-process p50: {summary['overhead_ratio_1_client']:.1f}x (goal <= 3x); "
           f"req/s at {top} vs 1 client: {summary['scaling_rps_ratio']:.1f}x (goal >= 5x); "
-          f"errors: {summary['errors']}")
+          f"errors: {summary['errors']}; explain: true costs {summary['explain_p50_ratio_1_client']:.1f}x the p50 at "
+          f"1 client ({summary['explain_p50_ratio_in_process']:.1f}x in-process)")
     out = write_json(cfg.out, {"bundle": str(bundle), "target": target, "quick": cfg.quick,
                                "duration_s": duration, "results": rows, "cpu_ms_per_request": cpu_rows,
                                "idle_cpu_ms_per_s": idle_ms_per_s, **summary})

@@ -11,7 +11,7 @@ class HistoryItem(BaseModel):
 
     item_id: str = Field(..., min_length=1, max_length=512, description="Catalogue item id.")
     domain: str | None = Field(None, max_length=128, description="Optional; must match the catalogue.")
-    timestamp: int | None = Field(None, description="Unix seconds; when given, history is ordered by it.")
+    timestamp: StrictInt | None = Field(None, description="Unix seconds (an integer); when given, history is ordered by it.")
 
 
 class RecommendRequest(BaseModel):
@@ -20,8 +20,8 @@ class RecommendRequest(BaseModel):
     user_id: str | None = Field(None, max_length=256)
     history: list[HistoryItem] = Field(default_factory=list, description="The user's interactions, any domain.")
     target_domain: str = Field(..., min_length=1, max_length=128)
-    k: int = Field(10, ge=1, le=1000)
-    exclude_seen: bool = True
+    k: StrictInt = Field(10, ge=1, le=1000, description="Items to return (an integer; \"10\", 10.0 or true are refused).")
+    exclude_seen: StrictBool = Field(True, description="Drop target items already in the history (a JSON boolean).")
     explain: StrictBool = Field(False, description="Add `because` to each item: the history items that pushed its "
                                 "score up most (exact leave-one-out through the model; costs one batched forward "
                                 "of the history's variants). Must be a JSON boolean.")
