@@ -86,3 +86,12 @@ def test_batch_job_writes_a_because_column(trained, tmp_path: Path) -> None:
     assert any(because) and all(len(b) <= 2 for b in because)
     assert all(b == [] for b, f in zip(because, fallback, strict=True) if f)
     assert np.all([r["weight"] > 0 for b in because for r in b])
+
+    from crossrec.cli import main
+    from crossrec.eval.bundle_eval import evaluate_bundle
+
+    preds = tmp_path / "preds.jsonl"
+    evaluate_bundle(bundle, data_dir, TARGET, predictions_out=preds, top_k=4, explain_n=1)
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert lines and all(len(x["because"]) == 4 and all(len(r) <= 1 for r in x["because"]) for x in lines)
+    assert main(["evaluate", "-b", str(bundle), "-d", str(data_dir), "-t", TARGET, "--explain"]) == 2  # no --out

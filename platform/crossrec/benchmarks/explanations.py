@@ -54,6 +54,8 @@ class ExplanationsConfig(StrictModel):
     examples: int = Field(3, ge=0, le=20, description="Real examples shown per run and slice.")
     latency_requests: int = Field(200, ge=1, description="Requests timed with and without explanations.")
     torch_threads: int | None = Field(1, gt=0)
+    serving_json: str | None = Field("docs/results/serving_explain.json", description="Serving benchmark result "
+                                     "(bench/serve_load.py on a run's bundle) whose explain: true/false rows the page shows.")
     work_dir: str = "runs/explanations"
     out_dir: str = "docs/results"
 
@@ -174,8 +176,29 @@ def write_page(results: list[dict], cfg: ExplanationsConfig, command: str) -> di
     return paths
 
 
+def _serving_lines(cfg: ExplanationsConfig) -> list[str]:
+    """The serving benchmark's explain: true vs false rows, when its result file exists."""
+    path = Path(cfg.serving_json) if cfg.serving_json else None
+    if path is None or not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    rows = {(r["mode"], r["clients"]): r for r in data["results"] if r.get("batching") in ("on", "-")}
+    lines = [f"Cost through the Serve graph (`{data.get('command', 'python bench/serve_load.py')}` on "
+             f"`{data['bundle']}`, target {data['target']}, requests with 30 random history items, top-10 with 3 "
+             "reasons each, 2 CPUs):", "", "| path | clients | p50 ms | p95 ms | req/s |", "|---|---:|---:|---:|---:|"]
+    for mode in ("in-process", "in-process+explain", "serve", "serve+explain"):
+        for clients in (1, 8):
+            if (mode, clients) in rows:
+                r = rows[(mode, clients)]
+                lines.append(f"| {mode} | {clients} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['rps']:.0f} |")
+    lines += ["", f"`explain: true` costs {data['explain_p50_ratio_1_client']:.1f}x the p50 of a plain request at 1 client "
+              f"through Serve ({data['explain_p50_ratio_in_process']:.1f}x in-process, where the model's own work is "
+              "all there is); requests without it take no extra step.", ""]
+    return lines
+
+
 def render_page(results: list[dict], cfg: ExplanationsConfig, command: str) -> str:
-    lines = [f"# Explanations: which history items drove a recommendation ({cfg.name})", "",
+    lines = ["# Explanations: which history items drove a recommendation", "",
              "Each recommended item can carry `because`: the history items (any domain) whose removal lowers its "
              "score most, with that score change as the weight (exact leave-one-out, one batched forward of the "
              "history's variants; `crossrec.model.explain`). Faithfulness is measured by deletion: for sampled "
@@ -185,6 +208,7 @@ def render_page(results: list[dict], cfg: ExplanationsConfig, command: str) -> s
              f"{cfg.max_history}). Ranks are 0-based over the target catalogue with seen items excluded, so the "
              "rank after removal is the rank drop. Cold users have 0-4 target-domain items: their explanations "
              "are mostly source-domain items.", "", f"Reproduce: `{command}`", ""]
+    lines += _serving_lines(cfg)
     for r in results:
         lines += [f"## {r['run']}: target {r['target']} ({r['method']})", "",
                   f"Model: test NDCG@10 {r['test']['overall']['ndcg@10']:.4f} (cold {r['test']['cold']['ndcg@10']:.4f}), "

@@ -155,7 +155,10 @@ def run_serve_load(cfg: LoadConfig) -> int:
           f"req/s at {top} vs 1 client: {summary['scaling_rps_ratio']:.1f}x (goal >= 5x); "
           f"errors: {summary['errors']}; explain: true costs {summary['explain_p50_ratio_1_client']:.1f}x the p50 at "
           f"1 client ({summary['explain_p50_ratio_in_process']:.1f}x in-process)")
-    out = write_json(cfg.out, {"bundle": str(bundle), "target": target, "quick": cfg.quick,
+    out = write_json(cfg.out, {"command": "python bench/serve_load.py " + " ".join(
+                                   f"--{k.replace('_', '-')} {v}" for k, v in vars(cfg).items()
+                                   if v not in (None, False, 0) and k != "quick") + (" --quick" if cfg.quick else ""),
+                               "bundle": str(bundle), "target": target, "quick": cfg.quick,
                                "duration_s": duration, "results": rows, "cpu_ms_per_request": cpu_rows,
                                "idle_cpu_ms_per_s": idle_ms_per_s, **summary})
     atomic_write_text(out.with_suffix(".md"), f"# Serving load ({bundle}, target {target})\n\n{table}\n\n"
