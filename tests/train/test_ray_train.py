@@ -10,13 +10,16 @@ pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("local_ray")]
 
 
 
-def test_train_resume_and_evaluate(tiny_dataset_dir, tmp_path, train_config_dict) -> None:
+def test_train_resume_and_evaluate(tiny_dataset_dir, tmp_path, train_config_dict, mlflow_server) -> None:
+    from mlflow.tracking import MlflowClient
+
     from crossrec.cli import main
     from crossrec.model.bundle import ModelBundle
     from crossrec.train.config import TrainConfig
     from crossrec.train.run import run_training
 
     raw = train_config_dict(tiny_dataset_dir, tmp_path / "runs", **{"optim.epochs": 1})
+    raw["tracking"] = {"tracking_uri": mlflow_server, "experiment": "train-test"}
     first = run_training(TrainConfig.from_dict(raw))
     assert [h["epoch"] for h in first.metrics["movies"]["history"]] == [1]
 
@@ -30,6 +33,16 @@ def test_train_resume_and_evaluate(tiny_dataset_dir, tmp_path, train_config_dict
     metrics = json.loads((second.run_dir / "metrics.json").read_text())
     test = metrics["targets"]["movies"]["test"]
     assert test["overall"]["n_users"] == test["cold"]["n_users"] + test["warm"]["n_users"] > 0
+
+    # MLflow: one run across the interruption: params, per-epoch metrics from rank 0, test metrics, the bundle
+    client = MlflowClient(tracking_uri=mlflow_server)
+    (run,) = client.search_runs([client.get_experiment_by_name("train-test").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.params["optim.epochs"] == "1"
+    assert run.data.tags["resumed.optim.epochs"] == "3"  # the resumed run's change of settings
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "movies/valid_ndcg_at_10")]
+    assert steps == [1, 2, 3]
+    assert run.data.metrics["movies/test_overall_ndcg_at_10"] == pytest.approx(test["overall"]["ndcg@10"])
+    assert "bundle" in [a.path for a in client.list_artifacts(run.info.run_id)]
 
     bundle = ModelBundle.load(second.bundle_dir)
     assert bundle.targets["movies"].catalogue_vectors.shape[0] == len(bundle.item_index.domain_items("movies"))

@@ -20,7 +20,7 @@ def dataset(tmp_path_factory):
     return save_dataset(ds, tmp_path_factory.mktemp("d") / "ds")
 
 
-def sweep_cfg(dataset, storage, name="s", num_samples=2):
+def sweep_cfg(dataset, storage, name="s", num_samples=2, tracking=None):
     from crossrec.tune.config import SweepConfig
 
     base = {"run_name": "base", "dataset": str(dataset), "targets": ["movies"], "lora": None,
@@ -28,15 +28,17 @@ def sweep_cfg(dataset, storage, name="s", num_samples=2):
             "optim": {"epochs": 2, "batch_size": 32}}
     return SweepConfig.from_dict({
         "name": name, "target": "movies", "base": base, "num_samples": num_samples, "storage_path": str(storage),
-        "scheduler": {"type": "asha", "grace_period": 1},
+        "scheduler": {"type": "asha", "grace_period": 1}, **({"tracking": tracking} if tracking else {}),
         "space": {"model.fusion.variant": {"grid": ["gate", "sum"]}, "optim.lr": {"loguniform": [1e-3, 1e-2]}}})
 
 
-def test_sweep_outputs(dataset, tmp_path) -> None:
+def test_sweep_outputs(dataset, tmp_path, mlflow_server) -> None:
+    from mlflow.tracking import MlflowClient
+
     from crossrec.train.config import TrainConfig
     from crossrec.tune.run import run_sweep
 
-    result = run_sweep(sweep_cfg(dataset, tmp_path))
+    result = run_sweep(sweep_cfg(dataset, tmp_path, tracking={"tracking_uri": mlflow_server, "experiment": "sweep-test"}))
     table = pd.read_csv(result.dir / "results.csv")
     assert len(table) == 4 and {"trial", "model.fusion.variant", "optim.lr", "valid_ndcg_at_10"} <= set(table.columns)
     assert table["valid_ndcg_at_10"].is_monotonic_decreasing
@@ -44,6 +46,10 @@ def test_sweep_outputs(dataset, tmp_path) -> None:
     assert best.model.fusion.variant == table["model.fusion.variant"].iloc[0]
     assert best.optim.lr == pytest.approx(table["optim.lr"].iloc[0])
     assert (result.dir / "sweep.png").stat().st_size > 1000
+    client = MlflowClient(tracking_uri=mlflow_server)  # one MLflow run per trial, under the sweep's experiment
+    runs = client.search_runs([client.get_experiment_by_name("sweep-test").experiment_id])
+    assert len(runs) == 4 and all("valid_ndcg_at_10" in r.data.metrics for r in runs)
+    assert {r.data.params["model.fusion.variant"] for r in runs} == {"gate", "sum"}
 
 
 def test_interrupted_sweep_resumes_keeping_finished_trials(dataset, tmp_path) -> None:

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from crossrec.config import StrictModel
 from crossrec.data.synthetic import SyntheticConfig
+from crossrec.utils.tracking import TrackingConfig
 
 MethodKind = Literal["mostpop", "zero_shot", "sasrec", "crossrec"]
 
@@ -66,6 +67,8 @@ class QualityConfig(StrictModel):
     goal_overall: float = Field(1.10, gt=0, description="Target ratio primary / best baseline, NDCG@10 overall.")
     goal_cold: float = Field(1.25, gt=0, description="Target ratio on the cold slice.")
     notes_file: str | None = Field(None, description="Markdown appended to the results page (what each change did).")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow: one run per (target, "
+                                     "method, seed) result (default: a local store in work_dir).")
     work_dir: str = Field("runs/quality", description="Per-(target, method, seed) results; reruns skip finished ones.")
     out_dir: str = Field("docs/results", description="Where quality.{md,json,png} are written.")
 

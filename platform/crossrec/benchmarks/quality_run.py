@@ -29,6 +29,7 @@ from crossrec.errors import ConfigError
 from crossrec.eval.runner import evaluate
 from crossrec.train.config import TrainConfig
 from crossrec.utils.io import atomic_write_text
+from crossrec.utils.tracking import Tracker, flatten
 
 
 def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:
@@ -104,10 +105,28 @@ def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: Met
            "seed": seed, "cache_key": key, "code_version": code_version(), "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
            "info": fitted.info, "valid": valid.metrics, "test": test.metrics}
     atomic_write_text(path, json.dumps(row, indent=2, default=float) + "\n")
+    track_row(cfg, spec, row)
     o = test.metrics
     log(f"[{split.target}] {spec.name} seed {seed}: test NDCG@10 {o['overall']['ndcg@10']:.4f} overall, "
         f"{o['cold']['ndcg@10']:.4f} cold, {o['warm']['ndcg@10']:.4f} warm ({fitted.fit_seconds:.0f}s fit)")
     return row
+
+
+def track_row(cfg: QualityConfig, spec: MethodConfig, row: dict[str, Any]) -> None:
+    """One MLflow run per (target, method, seed): the method's settings, valid/test metrics per slice, compute,
+    and the valid NDCG@10 curve (one step per epoch)."""
+    tracker = Tracker.start(
+        cfg.tracking, cfg.work_dir, experiment=cfg.name, run_name=f"{row['target']}/{row['method']}/seed{row['seed']}",
+        params={"target": row["target"], "method": row["method"], "kind": row["kind"], "seed": row["seed"],
+                "baseline": row["baseline"], "cache_key": row["cache_key"], "code_version": row["code_version"],
+                **flatten(spec.overrides, "overrides."), **flatten(spec.params, "params.")},
+        tags={"crossrec.kind": "quality", "crossrec.benchmark": cfg.name})
+    metrics = {f"{role}_{sl}_{k}": v for role in ("valid", "test") for sl, m in row[role].items() for k, v in m.items()
+               if k != "n_users"}
+    tracker.log_metrics({**metrics, "fit_seconds": row["fit_seconds"], "eval_seconds": row["eval_seconds"]})
+    for epoch, value in enumerate(row["info"].get("valid_ndcg_curve", []), start=1):
+        tracker.log_metrics({"valid_ndcg_at_10_by_epoch": value}, step=epoch)
+    tracker.finish()
 
 
 def run_quality(cfg: QualityConfig, methods: list[str] | None = None,

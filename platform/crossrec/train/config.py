@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from crossrec.config import StrictModel
 from crossrec.model.config import BackboneConfig, LoraConfig, ModelConfig
 from crossrec.ops.submit import SubmissionConfig
+from crossrec.utils.tracking import TrackingConfig
 
 
 class OptimConfig(StrictModel):
@@ -92,6 +93,8 @@ class TrainConfig(StrictModel):
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     submission: SubmissionConfig | None = Field(None, description="`ray job submit` settings; see docs/operations.md.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow tracking (default: a "
+                                     "local store in the run directory).")
 
     @field_validator("run_name")
     @classmethod

@@ -28,6 +28,7 @@ from crossrec.train.data_access import load_split_for
 from crossrec.train.engine import TargetDomainTrainer
 from crossrec.train.faults import kill_hook
 from crossrec.train.fit import epoch_metrics
+from crossrec.utils.tracking import Tracker
 
 VALID_RECALL = RECALL_AT_10.logged("valid")
 
@@ -59,6 +60,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         torch.set_num_threads(cfg.scaling.torch_threads)
     device = ray.train.torch.get_device() if cfg.scaling.use_gpu else torch.device("cpu")
     log = worker_log if rank == 0 else (lambda _msg: None)
+    tracker = Tracker.from_dict(loop_config.get("tracking")) if rank == 0 else Tracker.disabled()
 
     split = load_split_for(cfg.dataset, target)
     trainer = TargetDomainTrainer(cfg, split, device=device, wrap=_wrap_ddp if world > 1 else None,
@@ -72,12 +74,15 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         counts = trainer.trainable_parameter_count()
         log(f"[{target}] {len(trainer.windows)} training windows, {trainer.windows.n_labels} labels, "
             f"{trainer.model.n_catalogue} target items; trainable params: heads {counts['heads']:,}, lora {counts['lora']:,}")
-    run_epochs(trainer, cfg, target, rank, log)
+    run_epochs(trainer, cfg, target, rank, log, tracker)
 
 
-def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank: int, log) -> None:
+def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank: int, log,
+               tracker: Tracker | None = None) -> None:
     """Train until ``optim.epochs`` or early stopping (the shared :class:`EpochLoop`, resumed from the
-    checkpoint's history); validate, checkpoint and report every epoch. Ray keeps the best checkpoint."""
+    checkpoint's history); validate, checkpoint, report (and track, on rank 0) every epoch. Ray keeps the best
+    checkpoint."""
+    tracker = tracker or Tracker.disabled()
 
     def train_and_validate(epoch: int) -> dict:
         every = max(1, len(trainer.windows) // cfg.optim.batch_size // 10)
@@ -98,6 +103,7 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
         log(f"[{target}] epoch {trainer.epoch}/{cfg.optim.epochs} loss {metrics['loss']:.4f} "
             f"valid NDCG@10 {metrics[VALID_SCORE]:.4f} Recall@10 {metrics[VALID_RECALL]:.4f} "
             f"{metrics['samples_per_s']:.0f} windows/s ({metrics['epoch_seconds']:.1f}s)")
+        tracker.log_metrics({f"{target}/{k}": v for k, v in metrics.items() if k != "epoch"}, step=metrics["epoch"])
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = None
             if rank == 0:
@@ -110,12 +116,14 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
         log=lambda line: log(f"[{target}] {line}"))
 
 
-def build_trainer(cfg: TrainConfig, target: str) -> TorchTrainer:
-    """The ``TorchTrainer`` of one target domain. Re-running with the same (storage, name) resumes."""
+def build_trainer(cfg: TrainConfig, target: str, tracker: Tracker | None = None) -> TorchTrainer:
+    """The ``TorchTrainer`` of one target domain. Re-running with the same (storage, name) resumes. Rank 0
+    logs each epoch's metrics into ``tracker``'s run (prefixed ``<target>/``)."""
     s = cfg.scaling
     return TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"train": cfg.model_dump(mode="json"), "target": target},
+        train_loop_config={"train": cfg.model_dump(mode="json"), "target": target,
+                           "tracking": tracker.as_dict() if tracker is not None else None},
         scaling_config=ray.train.ScalingConfig(
             num_workers=s.num_workers, use_gpu=s.use_gpu, resources_per_worker=s.resources_per_worker()
         ),

@@ -26,6 +26,7 @@ from crossrec.train.final_eval import evaluate_checkpoint
 from crossrec.train.preflight import check_train_config
 from crossrec.train.ray_trainer import build_trainer
 from crossrec.utils.io import atomic_write_json
+from crossrec.utils.tracking import Tracker, flatten
 
 
 @dataclass
@@ -59,11 +60,25 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(run_dir / "config.yaml")
     ensure_ray(address)
+    tracker = Tracker.start(cfg.tracking, run_dir, experiment=cfg.run_name, run_name=cfg.run_name,
+                            params=flatten(cfg.model_dump(mode="json", exclude={"submission", "tracking"})),
+                            tags={"crossrec.kind": "train", "crossrec.run_dir": str(run_dir)},
+                            resume_key=f"train:{run_dir}")
+    try:
+        result = _train_all(cfg, run_dir, tracker, t0)
+    except BaseException:
+        tracker.finish(failed=True)
+        raise
+    tracker.finish()
+    return result
+
+
+def _train_all(cfg: TrainConfig, run_dir: Path, tracker: Tracker, t0: float) -> TrainResult:
     models, popularity, adapters, metrics = {}, {}, {}, {}
     identity = None
     for target in cfg.targets:
         print(f"== training target domain {target!r} ({cfg.scaling.num_workers} worker(s)) ==", flush=True)
-        result = build_trainer(cfg, target).fit()
+        result = build_trainer(cfg, target, tracker).fit()
         resumed_at = _resumed_at_epochs(result)
         best = _best_checkpoint(result)
         with best.as_directory() as ckpt_dir:
@@ -85,6 +100,8 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
             "resumed_at_epochs": resumed_at,  # restores from a checkpoint: worker restarts and re-runs
         }
         print(final.report.to_table_text(), flush=True)
+        tracker.log_metrics({f"{target}/test_{sl}_{k}": v for sl, m in final.report.metrics.items()
+                             for k, v in m.items() if k != "n_users"}, step=state["epoch"])
     meta = {
         "run_name": cfg.run_name,
         "model": cfg.model.model_dump(mode="json"),
@@ -97,6 +114,10 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
     seconds = time.perf_counter() - t0
     atomic_write_json(run_dir / "metrics.json", {"targets": metrics, "seconds": seconds})
     print(f"bundle written to {bundle_dir} ({seconds:.0f}s)", flush=True)
+    tracker.log_metrics({"train_seconds": seconds})
+    tracker.log_artifacts(bundle_dir, "bundle")
+    if tracker.active:
+        print(f"tracked as MLflow run {tracker.run_id} ({tracker.uri})", flush=True)
     return TrainResult(run_dir, bundle_dir, metrics, seconds)
 
 

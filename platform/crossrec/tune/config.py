@@ -20,6 +20,7 @@ from crossrec.config import StrictModel
 from crossrec.errors import ConfigError
 from crossrec.ops.submit import SubmissionConfig
 from crossrec.train.config import TrainConfig
+from crossrec.utils.tracking import TrackingConfig
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint", "grid")
 
@@ -45,6 +46,8 @@ class SweepConfig(StrictModel):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     max_concurrent_trials: int = Field(
         1, gt=0, description="optuna: trials in flight. random/grid: bounded by cpus_per_trial/gpus_per_trial.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow: one run per trial "
+                                     "(default: a local store in the sweep directory).")
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
     storage_path: str = "runs/sweeps"

@@ -14,6 +14,7 @@ from crossrec.train.run import ensure_ray
 from crossrec.tune.config import SweepConfig, build_search_space
 from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
 from crossrec.tune.trainables import fast_trial, full_trial
+from crossrec.utils.tracking import prepare_experiment
 
 
 @dataclass
@@ -67,6 +68,18 @@ def _scheduler(cfg: SweepConfig, max_t: int):
                          reduction_factor=cfg.scheduler.reduction_factor)
 
 
+def _tracking_callbacks(cfg: SweepConfig, sweep_dir: Path) -> list:
+    """Ray Tune's MLflow logger: one MLflow run per trial, all under the sweep's experiment."""
+    target = prepare_experiment(cfg.tracking, sweep_dir, experiment=cfg.name)
+    if target is None:
+        return []
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    uri, experiment = target
+    return [MLflowLoggerCallback(tracking_uri=uri, experiment_name=experiment, save_artifact=False,
+                                 tags={"crossrec.kind": "sweep-trial", "crossrec.sweep": cfg.name})]
+
+
 def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | None = None,
               stop: Any = None) -> SweepResult:
     """Run ``cfg`` (or resume it when its directory holds an interrupted sweep). ``stop``: a Tune stopper."""
@@ -92,6 +105,7 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | No
         print(f"resuming sweep {sweep_dir} (finished trials are kept)", flush=True)
         tuner = tune.Tuner.restore(str(sweep_dir), trainable, resume_unfinished=True, resume_errored=True)
     else:
+        callbacks = [*(callbacks or []), *_tracking_callbacks(cfg, sweep_dir)]
         tuner = tune.Tuner(
             trainable,
             param_space=space,
