@@ -138,6 +138,7 @@ PREFIX_CHECKS = {
     "platform/crossrec/configs/domains/": check_domains,
     # Validated against Ray's / KubeRay's schemas by tests/ops (cluster launcher and CRDs).
     "deploy/kuberay/": check_parses,
+    "deploy/monitoring/": check_parses,  # checked against the manifests and cluster.yaml by tests/ops/test_monitoring.py
     "cluster.yaml": check_parses,
 }
 

@@ -13,6 +13,7 @@ def register(app: typer.Typer) -> None:
         bundle: Path = typer.Option(..., "--bundle", "-b", help="Model bundle directory."),
         port: int = typer.Option(8000, "--port", help="HTTP port on 127.0.0.1."),
         no_batching: bool = typer.Option(False, "--no-batching", help="Disable @serve.batch in the Ingress."),
+        metrics_port: int = typer.Option(8080, "--metrics-port", help="Prometheus metrics port (0: none)."),
     ) -> None:
         """Serve POST /recommend, /recommend/batch, GET /healthz, /domains, /docs until Ctrl-C."""
         from crossrec.errors import BundleError
@@ -20,4 +21,4 @@ def register(app: typer.Typer) -> None:
 
         if not (bundle / "bundle.json").is_file():
             raise BundleError(f"{bundle}: not a crossrec bundle (bundle.json missing)")
-        run_local(bundle, port=port, blocking=True, batching=not no_batching)
+        run_local(bundle, port=port, blocking=True, batching=not no_batching, metrics_port=metrics_port or None)

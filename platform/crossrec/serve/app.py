@@ -84,15 +84,20 @@ def build_app(args: dict[str, Any] | ServeAppConfig):
         args.max_batch_size, args.batch_wait_timeout_s)
 
 
-def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, **kwargs: Any) -> str:
-    """Start Ray (embedded) and Serve on ``port`` with the app for ``bundle``; returns the base URL."""
+def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, metrics_port: int | None = None,
+              **kwargs: Any) -> str:
+    """Start Ray (embedded) and Serve on ``port`` with the app for ``bundle``; returns the base URL. The
+    service metrics (:mod:`crossrec.serve.metrics`) are on ``http://127.0.0.1:<metrics_port>/metrics``."""
     import ray
     from ray import serve
 
     export_serve_env()
     if not ray.is_initialized():
+        extra = {"_metrics_export_port": metrics_port} if metrics_port else {}
         ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
-                 ignore_reinit_error=True, log_to_driver=False)
+                 ignore_reinit_error=True, log_to_driver=False, **extra)
+        if metrics_port:
+            print(f"service metrics (Prometheus): http://127.0.0.1:{metrics_port}/metrics", flush=True)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"bundle": str(bundle), **kwargs}), name="crossrec", route_prefix="/")
     url = f"http://127.0.0.1:{port}"

@@ -19,6 +19,7 @@ Every downstream call carries that version; a replica holding another one refuse
 
 
 import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ from crossrec.serve.inference import (
     encode_histories,
     explain_rankings,
 )
+from crossrec.serve.metrics import ServeMetrics
 from crossrec.serve.schemas import (
     BatchRequest,
     BatchResponse,
@@ -73,8 +75,14 @@ def _field_message(err: dict) -> str:
     return f"{loc}: {err.get('msg', 'invalid value')}"
 
 
+_INGRESS_METRICS: list[ServeMetrics] = []  # created on first use in the process that runs the handler below
+
+
 @api.exception_handler(RequestValidationError)
-async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if not _INGRESS_METRICS:
+        _INGRESS_METRICS.append(ServeMetrics())
+    _INGRESS_METRICS[0].request("-", request.url.path.strip("/").replace("/", "_") or "-", 422)
     messages = [_field_message(e) for e in exc.errors()]
     return JSONResponse(status_code=422, content={"detail": "; ".join(messages), "errors": messages})
 
@@ -112,6 +120,7 @@ class Encoder(_Part):
     def __init__(self, bundle: str, device: str = "cpu", threads: int = 1) -> None:
         self.catalog = self._load(bundle, device, threads)
         self.loads = 0
+        self.metrics = ServeMetrics()
 
     @serve.multiplexed(max_num_models_per_replica=4)
     async def get_heads(self, target: str):
@@ -121,13 +130,21 @@ class Encoder(_Part):
     async def encode(self, version: str, target: str, histories: list[ResolvedHistory]) -> dict:
         """B histories → {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,)}."""
         self._check(version)
-        return encode_histories(await self.get_heads(target), histories)
+        heads = await self.get_heads(target)
+        t0 = time.perf_counter()
+        out = encode_histories(heads, histories)
+        self.metrics.stage(target, "encode", time.perf_counter() - t0, rows=len(histories))
+        return out
 
     async def explain(self, version: str, target: str, histories: list[ResolvedHistory],
                       ranked: list[list[tuple[int, float]]], n: list[int]) -> list:
         """Per row, per ranked item: (history item index, weight) pairs (only for requests with explain)."""
         self._check(version)
-        return explain_rankings(await self.get_heads(target), histories, ranked, n)
+        heads = await self.get_heads(target)
+        t0 = time.perf_counter()
+        out = explain_rankings(heads, histories, ranked, n)
+        self.metrics.stage(target, "explain", time.perf_counter() - t0, rows=len(histories))
+        return out
 
     def stats(self) -> dict:
         return {"loaded_targets": self.loads, "replica": serve.get_replica_context().replica_tag}
@@ -139,10 +156,14 @@ class Fusion(_Part):
 
     def __init__(self, bundle: str, device: str = "cpu", threads: int = 1, max_targets: int = 8) -> None:
         self.fusion = InterestFusion(TargetHeadsCache(self._load(bundle, device, threads), max_targets))
+        self.metrics = ServeMetrics()
 
     async def fuse(self, version: str, target: str, interests: dict) -> np.ndarray:
         self._check(version)
-        return self.fusion.fuse(target, interests)
+        t0 = time.perf_counter()
+        out = self.fusion.fuse(target, interests)
+        self.metrics.stage(target, "fuse", time.perf_counter() - t0)
+        return out
 
 
 @serve.deployment
@@ -155,16 +176,23 @@ class Ranker(_Part):
         for target in preload or catalog.targets:
             heads.get(target)
         self.ranker = CatalogueRanker(catalog, heads)
+        self.metrics = ServeMetrics()
 
     async def rank(self, version: str, target: str, users: np.ndarray, histories: list[ResolvedHistory], k: int,
                    exclude_seen: list[bool]) -> list[list[tuple[int, float]]]:
         """users (B, D) → per row [(item index, score)] best first (k per row)."""
         self._check(version)
-        return self.ranker.rank(target, users, histories, k, exclude_seen)
+        t0 = time.perf_counter()
+        out = self.ranker.rank(target, users, histories, k, exclude_seen)
+        self.metrics.stage(target, "rank", time.perf_counter() - t0, rows=len(histories))
+        return out
 
     async def popular(self, version: str, target: str, history: ResolvedHistory, k: int, exclude_seen: bool):
         self._check(version)
-        return self.ranker.popular(target, history, k, exclude_seen)
+        t0 = time.perf_counter()
+        out = self.ranker.popular(target, history, k, exclude_seen)
+        self.metrics.stage(target, "popular", time.perf_counter() - t0)
+        return out
 
 
 Job = tuple[RecommendRequest, ResolvedHistory]
@@ -187,6 +215,7 @@ class Ingress(_Part):
         self._batched.set_max_batch_size(max_batch_size)
         self._batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
         self._encoders: dict[str, object] = {}  # target → Encoder handle routed by multiplexed model id
+        self.metrics = ServeMetrics()
         versions = await self._child_versions(timeout_s=600)  # readiness: no route before the graph is loaded
         if set(versions.values()) != {self.version}:
             raise RuntimeError(f"deployments serve different bundles: {versions}, Ingress {self.version!r}")
@@ -205,7 +234,9 @@ class Ingress(_Part):
         if len(req.history) > self.max_history:
             raise RequestError("history", f"at most {self.max_history} items, got {len(req.history)}", 413)
         self.catalog.check_target(req.target_domain)
-        return req, self.resolver.resolve(req)
+        hist = self.resolver.resolve(req)
+        self.metrics.history(req.target_domain, known=int(hist.items.size), unknown=len(hist.unknown), cold=hist.empty)
+        return req, hist
 
     async def _run(self, jobs: list[Job]) -> list[RecommendResponse]:
         """Serve ``jobs``: one Encoder → Fusion → Ranker chain per target (all of its rows), cold starts apart."""
@@ -245,29 +276,43 @@ class Ingress(_Part):
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.001, max_concurrent_batches=4)
     async def _batched(self, jobs: list[Job]) -> list[RecommendResponse]:
+        self.metrics.batch("ingress", len(jobs))
         return await self._run(jobs)
 
-    async def _checked(self, request: Request, coro):
-        size = int(request.headers.get("content-length") or 0)
-        if size > self.max_body_bytes:
-            coro.close()
-            raise HTTPException(413, f"body: {size} bytes exceeds the limit of {self.max_body_bytes}")
+    async def _checked(self, request: Request, coro, endpoint: str, targets: list[str]):
+        """Await ``coro``, mapping errors to HTTP statuses; count every request of the call by its status."""
+        t0, status = time.perf_counter(), 500
         try:
-            return await coro
+            size = int(request.headers.get("content-length") or 0)
+            if size > self.max_body_bytes:
+                coro.close()
+                status = 413
+                raise HTTPException(413, f"body: {size} bytes exceeds the limit of {self.max_body_bytes}")
+            result = await coro
+            status = 200
+            return result
         except RequestError as err:
+            status = err.status
             raise HTTPException(err.status, str(err)) from None
+        except HTTPException:
+            raise
         except Exception as err:
             if _unavailable(err):
+                status = 503
                 raise HTTPException(503, f"backend temporarily unavailable ({type(err).__name__}); retry",
                                     headers={"Retry-After": "1"}) from None
             raise
+        finally:
+            for target in targets:  # a client's unknown target is not a new time series: "-"
+                self.metrics.request(target if target in self.catalog.targets else "-", endpoint, status,
+                                     time.perf_counter() - t0)
 
     @api.post("/recommend", response_model=RecommendResponse)
     async def recommend(self, body: RecommendRequest, request: Request) -> RecommendResponse:
         async def one() -> RecommendResponse:
             job = self._job(body)
             return await self._batched(job) if self.batching else (await self._run([job]))[0]
-        return await self._checked(request, one())
+        return await self._checked(request, one(), "recommend", [body.target_domain])
 
     @api.post("/recommend/batch", response_model=BatchResponse)
     async def recommend_batch(self, body: BatchRequest, request: Request) -> BatchResponse:
@@ -280,7 +325,7 @@ class Ingress(_Part):
                     raise RequestError(f"requests[{pos}].{err.field}", str(err).split(": ", 1)[1],
                                        err.status) from None
             return BatchResponse(responses=await self._run(jobs))
-        return await self._checked(request, all_of())
+        return await self._checked(request, all_of(), "recommend_batch", [r.target_domain for r in body.requests])
 
     @api.get("/healthz")
     async def healthz(self) -> dict:
