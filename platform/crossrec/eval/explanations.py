@@ -14,7 +14,6 @@ overall and per slice (cold users: 0-4 target items, so their explanations are m
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from crossrec.eval.metrics import rank_of_true
 from crossrec.eval.protocol import visible_target_mask
 from crossrec.model.explain import leave_one_out, top_reasons
 from crossrec.model.recommender import CrossRecModel
+from crossrec.utils.progress import Progress
 
 __all__ = ["DeletionRow", "add_explanations", "deletion_test", "explain_history", "reason_records",
            "summarize_deletions"]
@@ -62,7 +62,9 @@ def deletion_test(model: CrossRecModel, split: TargetSplit, role: str = "test", 
     seq, catalogue = split.sequences, model.catalogue_vectors()
     seen = visible_target_mask(split, rows)  # (B, N_T): the same exclusions before and after removals
     out: list[DeletionRow] = []
+    bar = Progress("deletion test", len(rows), unit="examples", enabled=progress)
     for b, example in enumerate(rows.itertuples(index=False)):
+        bar.update(b)
         start = seq.offsets[example.user_row]
         items = seq.items[start : start + example.history_len]
         domains = seq.domains[start : start + example.history_len]
@@ -86,8 +88,8 @@ def deletion_test(model: CrossRecModel, split: TargetSplit, role: str = "test", 
             explained_source_share=float(np.mean(domains[strongest] != model.target_domain)),
             rank_without_explained=int(ranks[0]), rank_without_random=int(ranks[1]),
         ))
-        if progress and (b + 1) % 250 == 0:
-            print(f"  deletion test: {b + 1}/{len(rows)} examples", flush=True)
+    bar.update(len(rows))
+    bar.close()
     return out
 
 
@@ -154,8 +156,9 @@ def add_explanations(path: Path, model: CrossRecModel, split: TargetSplit, role:
         raise ValueError(f"{path}: {len(lines)} predictions for {len(rows)} {role} examples")
     seq, index, catalogue = split.sequences, split.item_index, model.catalogue_vectors()
     position = model.catalogue_position.cpu().numpy()
-    out, t0 = [], time.perf_counter()
-    for b, (example, line) in enumerate(zip(rows.itertuples(index=False), lines, strict=True)):
+    out = []
+    bar = Progress("explaining predictions", len(rows), unit="users", enabled=progress)
+    for example, line in zip(rows.itertuples(index=False), lines, strict=True):
         record = json.loads(line)
         start = seq.offsets[example.user_row]
         items = seq.items[start : start + example.history_len]
@@ -164,7 +167,6 @@ def add_explanations(path: Path, model: CrossRecModel, split: TargetSplit, role:
         reasons = explain_history(model, items, domains, columns, n, max_history, catalogue)
         record["because"] = [reason_records(index, items, r) for r in reasons]
         out.append(json.dumps(record))
-        if progress and ((b + 1) % 1000 == 0 or b + 1 == len(rows)):
-            rate = (b + 1) / max(time.perf_counter() - t0, 1e-9)
-            print(f"  explained {b + 1}/{len(rows)} users ({rate:.0f}/s, ETA {(len(rows) - b - 1) / rate:.0f}s)", flush=True)
+        bar.advance()
+    bar.close()
     return atomic_write_text(Path(path), "\n".join(out) + ("\n" if out else ""))

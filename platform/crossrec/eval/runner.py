@@ -19,6 +19,7 @@ from crossrec.data.split import TargetSplit
 from crossrec.eval.metrics import METRICS, rank_of_true, summarize
 from crossrec.eval.protocol import Recommender, make_history_batch, target_columns, visible_target_mask
 from crossrec.utils.io import atomic_write_text
+from crossrec.utils.progress import Progress
 
 
 @dataclass
@@ -74,8 +75,8 @@ def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", b
     ranks = np.empty(len(rows), dtype=np.int64)
     lines: list[str] = []
     catalogue_ids = split.item_index.item_ids[split.target_items]
-    n_batches = max(1, -(-len(rows) // batch_size))
-    for b, start in enumerate(range(0, len(rows), batch_size)):
+    bar = Progress(f"evaluating {role}", len(rows), unit="users", enabled=progress and len(rows) > batch_size)
+    for start in range(0, len(rows), batch_size):
         chunk = rows.iloc[start : start + batch_size]
         batch = make_history_batch(split, chunk, max_len)
         scores = np.asarray(recommender.score(batch), dtype=np.float64)
@@ -90,10 +91,8 @@ def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", b
             top = np.argsort(-masked, axis=1, kind="stable")[:, :k]
             for uid, cols in zip(batch.user_ids, top, strict=True):
                 lines.append(json.dumps({"user_id": str(uid), "items": [str(i) for i in catalogue_ids[cols]]}))
-        if progress and n_batches > 1:
-            print(f"\r  evaluating {role}: batch {b + 1}/{n_batches}", end="", flush=True)
-    if progress and n_batches > 1:
-        print()
+        bar.update(start + len(chunk))
+    bar.close()
     if predictions_out is not None:
         atomic_write_text(Path(predictions_out), "\n".join(lines) + ("\n" if lines else ""))
     metrics = summarize(ranks, rows["slice"].to_numpy())

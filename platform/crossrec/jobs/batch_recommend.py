@@ -6,8 +6,6 @@ domain are excluded; users with no usable history get the target's popularity ra
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pyarrow as pa
 import torch
@@ -18,6 +16,7 @@ from crossrec.data.sequences import UserSequences
 from crossrec.eval.explanations import explain_history, reason_records
 from crossrec.model.bundle import ModelBundle
 from crossrec.model.ranker import Ranker
+from crossrec.utils.progress import Progress
 
 REASON = pa.struct([("item_id", pa.string()), ("domain", pa.string()), ("text", pa.string()), ("weight", pa.float32())])
 
@@ -26,7 +25,6 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
                         exclude_seen: bool = True, progress: bool = True, explain_n: int | None = None) -> pa.Table:
     """Returns a table (user_id, rank, item_id, score, fallback) with k rows per user; with ``explain_n`` also
     ``because``: up to that many history items (item_id, domain, text, weight) that drove each recommendation."""
-    t0 = time.perf_counter()
     bundle = ModelBundle.load(bundle_path, targets=[target])
     tm = bundle.target(target)
     index = bundle.item_index
@@ -39,6 +37,7 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
     pop_order = np.argsort(-tm.popularity, kind="stable")
     cols: dict[str, list] = {"user_id": [], "rank": [], "item_id": [], "score": [], "fallback": [], "because": []}
     n = seq.n_users
+    bar = Progress(f"recommending {target}", n, unit="users", enabled=progress)
     for start in range(0, n, batch_size):
         users = np.arange(start, min(start + batch_size, n))
         items, domains, _ = prefix_batch(seq.items, seq.domains, seq.offsets[users], seq.offsets[users + 1],
@@ -72,10 +71,8 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
                 reasons = (explain_history(tm.model, seq.items[hist], seq.domains[hist], top_i[r, valid], explain_n,
                                            catalogue=tm.catalogue_vectors) if usable[r] else [[] for _ in range(m)])
                 cols["because"] += [reason_records(index, seq.items[hist], x) for x in reasons]
-        if progress:
-            print(f"\r  recommended {min(start + batch_size, n)}/{n} users", end="", flush=True)
-    if progress:
-        print(f"  ({time.perf_counter() - t0:.1f}s)")
+        bar.update(min(start + batch_size, n))
+    bar.close()
     table = {"user_id": pa.array(cols["user_id"], pa.string()), "rank": pa.array(cols["rank"], pa.int32()),
              "item_id": pa.array(cols["item_id"], pa.string()), "score": pa.array(cols["score"], pa.float32()),
              "fallback": pa.array(cols["fallback"], pa.bool_())}

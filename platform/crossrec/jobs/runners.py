@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from crossrec.jobs.configs import BatchRecommendJobConfig, EmbedItemsJobConfig, EvaluateJobConfig
+from crossrec.utils.progress import Progress
 from crossrec.utils.storage import is_uri, join, write_bytes, write_parquet, write_text
 
 
@@ -67,12 +68,9 @@ def run_embed_items(cfg: EmbedItemsJobConfig) -> dict[str, int]:
         items = ds.items[ds.items["domain"] == domain]
         texts = items["text"].astype(str).tolist()
 
-        def show(done: int, total: int, domain: str = domain) -> None:
-            print(f"\r  {domain}: {done}/{total} items", end="", flush=True)
-
-        with torch.no_grad():
-            emb = encoder.encode(texts, domain=domain, batch_size=cfg.batch_size, progress=show).numpy()
-        print()
+        with torch.no_grad(), Progress(f"embedding {domain}", len(texts)) as bar:
+            emb = encoder.encode(texts, domain=domain, batch_size=cfg.batch_size,
+                                 progress=lambda done, _total, bar=bar: bar.update(done)).numpy()
         buf = io.BytesIO()
         np.save(buf, emb.astype(np.float32), allow_pickle=False)
         write_bytes(join(cfg.output, domain, "embeddings.npy"), buf.getvalue())

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from crossrec.data.sequences import ItemIndex
+from crossrec.utils.progress import Progress
 
 if TYPE_CHECKING:
     from crossrec.model.config import BackboneConfig, LoraConfig
@@ -72,8 +73,9 @@ class ItemTextSide:
                                                                None, backbone.config.max_length))
 
         def encode(texts: list[str]):
-            with torch.no_grad():
-                return self.encoder.encode(texts, domain=None, batch_size=self.batch_size).float().cpu().numpy()
+            with torch.no_grad(), Progress("embedding item text (base backbone, cached)", len(texts)) as bar:
+                return self.encoder.encode(texts, domain=None, batch_size=self.batch_size,
+                                           progress=lambda done, _total: bar.update(done)).float().cpu().numpy()
 
         emb = torch.from_numpy(cache.get_or_compute([str(i) for i in self.item_index.item_ids[1:]],
                                                     list(self.item_index.texts[1:]), encode))

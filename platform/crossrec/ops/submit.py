@@ -18,6 +18,7 @@ from pydantic import Field
 
 from crossrec.config import StrictModel
 from crossrec.errors import ConfigError
+from crossrec.utils import ray_logs
 
 JOBS = {
     "train": "jobs/train_adapters.py",
@@ -59,7 +60,8 @@ def read_submission(config: str | Path) -> SubmissionConfig:
 
 
 def runtime_env_for(working_dir: str | Path, settings: SubmissionConfig) -> dict[str, Any]:
-    env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": list(DEFAULT_EXCLUDES)}
+    env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": list(DEFAULT_EXCLUDES),
+                           "worker_process_setup_hook": ray_logs.HOOK}  # Ray's known-harmless noise filtered
     extra = dict(settings.runtime_env)
     env["excludes"] += extra.pop("excludes", [])
     env.update(extra)

@@ -28,6 +28,7 @@ from crossrec.train.data_access import load_split_for
 from crossrec.train.engine import TargetDomainTrainer
 from crossrec.train.faults import kill_hook
 from crossrec.train.fit import epoch_metrics
+from crossrec.utils.progress import format_seconds
 from crossrec.utils.tracking import Tracker
 
 VALID_RECALL = RECALL_AT_10.logged("valid")
@@ -93,8 +94,10 @@ def run_epochs(trainer: TargetDomainTrainer, cfg: TrainConfig, target: str, rank
             if fault is not None:
                 fault(step, n_steps)
             if step % every == 0 or step == n_steps:
-                log(f"[{target}] epoch {epoch} step {step}/{n_steps} loss {loss:.4f} "
-                    f"({time.perf_counter() - t_epoch:.0f}s)")
+                elapsed = time.perf_counter() - t_epoch
+                rate = step / max(elapsed, 1e-9)
+                log(f"[{target}] epoch {epoch} step {step}/{n_steps} loss {loss:.4f} ({format_seconds(elapsed)}, "
+                    f"{rate * cfg.optim.batch_size:,.0f} windows/s, ETA {format_seconds((n_steps - step) / rate)})")
 
         return epoch_metrics(trainer, progress)
 

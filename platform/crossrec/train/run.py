@@ -25,6 +25,7 @@ from crossrec.train.data_access import load_split_for
 from crossrec.train.final_eval import evaluate_checkpoint
 from crossrec.train.preflight import check_train_config
 from crossrec.train.ray_trainer import build_trainer
+from crossrec.utils import ray_logs
 from crossrec.utils.io import atomic_write_json
 from crossrec.utils.tracking import Tracker, flatten
 
@@ -47,7 +48,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     elif not os.environ.get("RAY_ADDRESS"):  # inside `ray job submit`, RAY_ADDRESS names the cluster
         # "local": a new embedded runtime even when another Ray runs on this machine.
         kwargs.update(address="local", num_cpus=num_cpus, object_store_memory=300 * 1024 * 1024,
-                      include_dashboard=False)
+                      include_dashboard=False, runtime_env={"worker_process_setup_hook": ray_logs.HOOK})
+    ray_logs.install()
     ray.init(**kwargs)
 
 

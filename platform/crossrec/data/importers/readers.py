@@ -13,6 +13,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
 from crossrec.errors import DataValidationError
+from crossrec.utils.progress import Progress
 
 
 def open_bytes(path: Path) -> bytes:
@@ -71,7 +72,9 @@ def read_delimited(
     names = column_names or header
     convert = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
     try:
-        return pcsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert)
+        if len(data) < BIG_FILE_BYTES:
+            return pcsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert)
+        return _read_with_progress(data, source, read, parse, convert)
     except pa.ArrowInvalid as err:
         check_utf8(data, source)
         line = _bad_field_count(data, delimiter, 0 if column_names else 1, len(names))
@@ -80,6 +83,21 @@ def read_delimited(
                 f"{source}: line {line}: expected {len(names)} {delimiter!r}-separated fields"
             ) from None
         raise DataValidationError(f"{source}: cannot parse: {str(err).splitlines()[0]}") from None
+
+
+BIG_FILE_BYTES = 64 << 20  # files this large report progress while they are parsed
+
+
+def _read_with_progress(data: bytes, source: Path, read, parse, convert) -> pa.Table:
+    """Parse a big delimited file block by block, with a progress line (MB/s, ETA) every few seconds."""
+    batches, offset = [], 0
+    with Progress(f"reading {source.name}", len(data) >> 20, unit="MB", every_s=5.0) as bar:
+        with pcsv.open_csv(io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert) as reader:
+            for batch in reader:
+                batches.append(batch)
+                offset += read.block_size
+                bar.update(min(offset, len(data)) >> 20)
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def read_jsonl(data: bytes, source: Path, schema: pa.Schema) -> pa.Table:
