@@ -18,7 +18,7 @@ import crossrec
 ROOT = Path(crossrec.__file__).parent
 # lowest first; a module may import its own layer and the layers below it
 LAYERS: list[tuple[str, ...]] = [
-    ("crossrec", "crossrec.errors", "crossrec.config", "crossrec.utils"),
+    ("crossrec", "crossrec.errors", "crossrec.config", "crossrec.utils", "crossrec.tracking"),
     ("crossrec.data",),
     ("crossrec.model",),
     ("crossrec.eval",),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from crossrec.utils.tracking import Tracker, TrackingConfig, flatten, metric_key
+from crossrec.tracking import Tracker, TrackingConfig, flatten, metric_key
 
 
 def test_quality_benchmark_logs_one_run_per_result(mlflow_server: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from crossrec.config import StrictModel
 from crossrec.data.synthetic import SyntheticConfig
-from crossrec.utils.tracking import TrackingConfig
+from crossrec.tracking import TrackingConfig
 
 MethodKind = Literal["mostpop", "zero_shot", "sasrec", "crossrec"]
 

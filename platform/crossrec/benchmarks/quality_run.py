@@ -27,9 +27,9 @@ from crossrec.data.dataset import Dataset
 from crossrec.data.split import TargetSplit, split_target
 from crossrec.errors import ConfigError
 from crossrec.eval.runner import evaluate
+from crossrec.tracking import Tracker, flatten
 from crossrec.train.config import TrainConfig
 from crossrec.utils.io import atomic_write_text
-from crossrec.utils.tracking import Tracker, flatten
 
 
 def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:

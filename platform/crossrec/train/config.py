@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from crossrec.config import StrictModel
 from crossrec.model.config import BackboneConfig, LoraConfig, ModelConfig
 from crossrec.ops.submit import SubmissionConfig
-from crossrec.utils.tracking import TrackingConfig
+from crossrec.tracking import TrackingConfig
 
 
 class OptimConfig(StrictModel):

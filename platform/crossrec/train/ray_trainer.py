@@ -22,6 +22,7 @@ from ray.train.torch import TorchTrainer
 
 from crossrec.eval.epoch_loop import VALID_SCORE, EpochLoop
 from crossrec.eval.metrics import RECALL_AT_10
+from crossrec.tracking import Tracker
 from crossrec.train.checkpoint import load_checkpoint, save_checkpoint
 from crossrec.train.config import TrainConfig
 from crossrec.train.data_access import load_split_for
@@ -29,7 +30,6 @@ from crossrec.train.engine import TargetDomainTrainer
 from crossrec.train.faults import kill_hook
 from crossrec.train.fit import epoch_metrics
 from crossrec.utils.progress import format_seconds
-from crossrec.utils.tracking import Tracker
 
 VALID_RECALL = RECALL_AT_10.logged("valid")
 

@@ -19,6 +19,7 @@ import ray
 from crossrec.eval.epoch_loop import VALID_SCORE
 from crossrec.eval.model_scorer import training_popularity
 from crossrec.model.bundle import save_bundle
+from crossrec.tracking import Tracker, flatten
 from crossrec.train.checkpoint import read_trainer_state
 from crossrec.train.config import TrainConfig
 from crossrec.train.data_access import load_split_for
@@ -27,7 +28,6 @@ from crossrec.train.preflight import check_train_config
 from crossrec.train.ray_trainer import build_trainer
 from crossrec.utils import ray_logs
 from crossrec.utils.io import atomic_write_json
-from crossrec.utils.tracking import Tracker, flatten
 
 
 @dataclass

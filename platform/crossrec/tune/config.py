@@ -19,8 +19,8 @@ from pydantic import Field, model_validator
 from crossrec.config import StrictModel
 from crossrec.errors import ConfigError
 from crossrec.ops.submit import SubmissionConfig
+from crossrec.tracking import TrackingConfig
 from crossrec.train.config import TrainConfig
-from crossrec.utils.tracking import TrackingConfig
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint", "grid")
 

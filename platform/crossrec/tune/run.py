@@ -9,12 +9,12 @@ from typing import Any
 
 from ray import tune
 
+from crossrec.tracking import prepare_experiment
 from crossrec.train.preflight import check_bundle_backbone, check_dataset_targets
 from crossrec.train.run import ensure_ray
 from crossrec.tune.config import SweepConfig, build_search_space
 from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
 from crossrec.tune.trainables import fast_trial, full_trial
-from crossrec.utils.tracking import prepare_experiment
 
 
 @dataclass
