@@ -26,6 +26,13 @@ def format_seconds(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
+def _write_line(line: str) -> None:
+    """One line to stdout. Not ``print``: Ray Train 2.5x patches ``print`` in its workers to log *and* echo,
+    so a printed line reached the driver twice."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class Progress:
     """Report ``done``/``total`` of a step. ``update(done)`` sets the count, ``advance(n)`` adds to it; ``close()``
     prints the summary line. ``enabled=False`` prints nothing (the counts are still kept)."""
@@ -33,7 +40,7 @@ class Progress:
     def __init__(self, label: str, total: int, unit: str = "items", every_s: float = 10.0, enabled: bool = True,
                  write: Callable[[str], None] | None = None) -> None:
         self.label, self.total, self.unit, self.every_s, self.enabled = label, int(total), unit, every_s, enabled
-        self.write = write or (lambda line: print(line, file=sys.stdout, flush=True))
+        self.write = write or _write_line
         self.done = 0
         self.t0 = time.perf_counter()
         self._last = self.t0
