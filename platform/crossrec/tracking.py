@@ -181,11 +181,12 @@ def _experiment(client, cfg: TrackingConfig, directory: str | Path, default_name
 def _client(uri: str):
     import logging
 
-    for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables..." is not the user's news
-        logging.getLogger(name).setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # an unreachable server fails in seconds
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     from mlflow.tracking import MlflowClient
+
+    for name in ("mlflow", "alembic"):  # after import (mlflow sets its own level): "Creating initial MLflow
+        logging.getLogger(name).setLevel(logging.WARNING)  # database tables..." is not the user's news
 
     return MlflowClient(tracking_uri=uri)
 

@@ -116,7 +116,9 @@ def _keep_trainable_4bit_layout(model: nn.Module) -> None:
 def load_backbone(cfg: BackboneConfig, local_rank: int | None = None) -> Backbone:
     """Load the backbone offline, frozen, at ``cfg.precision``; k-bit models are prepared for training."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a carriage-return bar per load: unreadable in job logs, and it takes < 1 s
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     path = resolve_backbone_path(cfg)
     device = _device_for(cfg)
