@@ -26,6 +26,7 @@ SCHEMA_MODULE = "crossrec.serve.schemas"
 
 # Class name -> minimal valid keyword arguments, for config classes with required fields.
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "QualitySuiteConfig": {"configs": ["bench/configs/quality_ml1m.yaml", "bench/configs/quality_amazon.yaml"]},
     "ExplanationRunConfig": {"name": "ml1m", "quality_config": "bench/configs/quality_ml1m.yaml", "target": "family"},
     "ExplanationsConfig": {"runs": [{"name": "ml1m", "quality_config": "bench/configs/quality_ml1m.yaml",
                                      "target": "family", "budget": {"max_epochs": 2}}]},

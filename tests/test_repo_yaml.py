@@ -94,6 +94,13 @@ def check_explanations(path: Path) -> None:
         assert (run.method or quality.primary) in {m.name for m in quality.methods if m.kind == "crossrec"}
 
 
+def check_quality_suite(path: Path) -> None:
+    from crossrec.benchmarks.quality_config import QualitySuiteConfig
+
+    for config in QualitySuiteConfig.from_yaml(path).configs:
+        check_quality(REPO / config)
+
+
 def check_screen(path: Path) -> None:
     from crossrec.benchmarks.quality_config import QualityConfig
     from crossrec.benchmarks.quality_methods import crossrec_config
@@ -127,6 +134,7 @@ CHECKS = {
     "bench/configs/quality_amazon.yaml": check_quality,
     "bench/configs/quality_quick.yaml": check_quality,
     "bench/configs/explanations.yaml": check_explanations,
+    "bench/configs/quality_suite.yaml": check_quality_suite,
     "bench/configs/quality_crossrec_quick.yaml": check_train,
     "bench/configs/quality_crossrec_ml1m.yaml": check_train,
     "bench/configs/quality_crossrec_amazon.yaml": check_train,

@@ -146,3 +146,33 @@ def test_cache_key_follows_the_resolved_config_and_the_code(tmp_path: Path, monk
     assert run_benchmark(str(config)) == 0
     new = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
     assert len(new) == 2 * len(old) and set(old) < set(new)
+
+
+def test_suite_page_covers_every_dataset_and_target(tmp_path: Path) -> None:
+    """Two configs (two "datasets", one target each) run on their own; the suite renders one page over both."""
+    from crossrec.benchmarks.quality_run import run_suite_report
+
+    methods = [METHODS[0], METHODS[2]]  # mostpop (baseline) and the primary crossrec method
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_config(tmp_path / "a", methods, name="data_a")
+    second = write_config(tmp_path / "b", methods, name="data_b", targets=["books"],
+                          synthetic={"n_users": 60, "n_items": 12, "domains": ["books", "movies"], "seed": 4})
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"name": "all", "configs": [str(first), str(second)], "out_dir": str(tmp_path / "page")}))
+    with pytest.raises(ConfigError, match="none of .* has a cached result"):
+        run_suite_report(str(suite), log=lambda _m: None)
+    assert run_benchmark(str(first)) == 0
+    logged: list[str] = []
+    assert run_suite_report(str(suite), log=logged.append) == 0  # the second has no result yet: left out, said so
+    assert any("no cached result" in line and str(second) in line for line in logged)
+    assert run_benchmark(str(second)) == 0
+    assert run_suite_report(str(suite), log=lambda _m: None) == 0
+    page = (tmp_path / "page" / "all.md").read_text()
+    data = json.loads((tmp_path / "page" / "all.json").read_text())
+    assert [p["quality_config"]["name"] for p in data["parts"]] == ["data_a", "data_b"]
+    assert "| data_a | movies | mostpop |" in page and "| data_b | books | mostpop |" in page
+    assert "## Target `movies`" in page and "## Target `books`" in page
+    ratio = data["parts"][1]["comparisons"]["books"]["ratio"]["overall"]
+    assert f"{ratio:.3f}×" in page
+    assert (tmp_path / "page" / "all.png").read_bytes()[:4] == b"\x89PNG"

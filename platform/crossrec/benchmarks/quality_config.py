@@ -109,3 +109,12 @@ def load_quality_config(path: str, dataset: str | None = None, targets: list[str
     if dataset:
         upd["synthetic"] = None
     return QualityConfig.from_dict({**cfg.model_dump(), **upd}, source=path).resolve_paths(Path.cwd())
+
+
+class QualitySuiteConfig(StrictModel):
+    """One results page over several quality configs (one per dataset), rendered from their caches."""
+
+    name: str = Field("quality", min_length=1)
+    configs: list[str] = Field(..., min_length=1, description="Quality benchmark YAMLs, one per dataset.")
+    out_dir: str = Field("docs/results", description="Where <name>.{md,json,png} are written.")
+    notes_file: str | None = Field(None, description="Markdown appended to the page.")

@@ -66,11 +66,14 @@ def _fmt(entry: dict[str, Any], sl: str) -> str:
     return f"{mean} ± {std:.4f}" if len(entry["seeds"]) > 1 else mean
 
 
+PROTOCOL = ["Protocol: `../shared/BENCHMARK.md` (temporal leave-one-out in the target domain, full ranking over the",
+            "target catalogue, visible target history removed). Test NDCG@10 per slice; mean ± std over seeds where",
+            "a method ran on several seeds. Early stopping and every choice use the valid split only; the test split is",
+            "read once per result, after training, and only to fill these tables."]
+
+
 def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[str, Any]) -> str:
-    lines = [f"# Quality benchmark: {cfg.name}", "",
-             "Protocol: `../shared/BENCHMARK.md` (temporal leave-one-out in the target domain, full ranking over the",
-             "target catalogue, visible target history removed). Test NDCG@10 per slice; mean ± std over seeds where",
-             "a method ran on several seeds. Early stopping and every choice use the valid split only.", "",
+    lines = [f"# Quality benchmark: {cfg.name}", "", *PROTOCOL, "",
              (f"- Page rendered from the cached results by: `{meta['command']}`" if "--report-only" in meta["command"]
               else f"- Command: `{meta['command']}`"),
              f"- Machine: {meta['machine'].get('cpus')} CPUs ({meta['machine'].get('cpu_model', '?')}), "
@@ -82,6 +85,16 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
              "as finished results are read from the cache",
              f"- Reproduce everything: `python bench/quality.py --config {meta.get('config', '<config>')}` "
              "(add `--targets` / `--methods` to run parts in parallel processes; they share the cache)", ""]
+    lines += target_sections(summary, comp, cfg)
+    lines += ["![NDCG@10 per method and slice](quality.png)", "", *methods_table(cfg)]
+    if cfg.notes_file and Path(cfg.notes_file).is_file():
+        lines += [Path(cfg.notes_file).read_text().rstrip(), ""]
+    return "\n".join(lines)
+
+
+def target_sections(summary: dict, comp: dict, cfg: QualityConfig) -> list[str]:
+    """One section per target: every method's row, the test users, the primary's ratios to the best baseline."""
+    lines: list[str] = []
     for target, methods in summary.items():
         lines += [f"## Target `{target}`", "",
                   "| method | kind | seeds | overall | cold | warm | Recall@10 | valid NDCG@10 | fit min/seed |",
@@ -109,15 +122,16 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
         lines += [f"- {name} / {c['best_baseline']}: {o['overall']:.3f}× overall, {o['cold']:.3f}× cold, "
                   f"{o['warm']:.3f}× warm" for name, o in others.items()]
         lines += [""] if others else []
-    lines += ["![NDCG@10 per method and slice](quality.png)", "", "## Methods", "",
-              "| method | kind | overrides / params |", "|---|---|---|"]
+    return lines
+
+
+def methods_table(cfg: QualityConfig, title: str = "## Methods") -> list[str]:
+    lines = [title, "", "| method | kind | overrides / params |", "|---|---|---|"]
     for m in cfg.methods:
         what = m.overrides or m.params or {}
         lines.append(f"| {m.name} | {m.kind} | `{json.dumps(what)}`{' budget ' + m.budget.model_dump_json() if m.budget else ''} |")
     lines.append("")
-    if cfg.notes_file and Path(cfg.notes_file).is_file():
-        lines += [Path(cfg.notes_file).read_text().rstrip(), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def render_plot(summary: dict, path: Path) -> None:
@@ -160,4 +174,47 @@ def write_report(rows: list[dict[str, Any]], cfg: QualityConfig, meta: dict[str,
     atomic_write_text(paths["json"], json.dumps(payload, indent=2, default=float) + "\n")
     render_plot(summary, paths["png"])
     atomic_write_text(paths["md"], render_markdown(summary, comp, cfg, meta).replace("quality.png", paths["png"].name))
+    return paths
+
+
+def write_suite_report(parts: list[tuple[QualityConfig, list[dict[str, Any]]]], name: str, out_dir: str,
+                       meta: dict[str, Any], notes_file: str | None = None) -> dict[str, Path]:
+    """One page, JSON and plot for several quality configs (one per dataset): a goal table over every target,
+    then each dataset's target sections and methods. ``parts``: (config, its cached rows)."""
+    out = Path(out_dir)
+    paths = {"json": out / f"{name}.json", "md": out / f"{name}.md", "png": out / f"{name}.png"}
+    summaries = [(cfg, aggregate(rows), rows) for cfg, rows in parts]
+    comps = [comparisons(summary, cfg) for cfg, summary, _ in summaries]
+    lines = [f"# Quality benchmark: {name}", "", *PROTOCOL, "",
+             f"- Page rendered from the cached results by: `{meta['command']}`",
+             f"- Machine: {meta['machine'].get('cpus')} CPUs ({meta['machine'].get('cpu_model', '?')}), "
+             f"torch {meta['machine'].get('torch')}",
+             "- Reproduce: " + "; ".join(f"`python bench/quality.py --config {c}`" for c in meta["configs"]), "",
+             "## Goal: primary crossrec method / best baseline (test NDCG@10)", "",
+             "| dataset | target | best baseline | seeds | overall | cold | warm | goal met |", "|---|---|---|---|---|---|---|---|"]
+    for (cfg, summary, _), comp in zip(summaries, comps, strict=True):
+        for target in cfg.targets:
+            c = comp.get(target, {})
+            if "ratio" not in c:
+                lines.append(f"| {cfg.name} | {target} | {c.get('best_baseline', '-')} | - | no result | | | |")
+                continue
+            r, seeds = c["ratio"], len(summary[target][cfg.primary]["seeds"])
+            met = "yes" if c["goal_overall_met"] and c["goal_cold_met"] else "no"
+            lines.append(f"| {cfg.name} | {target} | {c['best_baseline']} | {seeds} | {r['overall']:.3f}× | "
+                         f"{r['cold']:.3f}× | {r['warm']:.3f}× | {met} (≥ {cfg.goal_overall:.2f}× / ≥ {cfg.goal_cold:.2f}×) |")
+    lines += ["", f"![NDCG@10 per method and slice]({paths['png'].name})", ""]
+    for (cfg, summary, rows), comp in zip(summaries, comps, strict=True):
+        minutes = sum(r["fit_seconds"] + r.get("eval_seconds", 0.0) for r in rows) / 60
+        lines += [f"# Dataset {cfg.name}: `{cfg.dataset or 'synthetic'}`", "",
+                  f"Seeds {cfg.seeds}; budget per fit ≤ {cfg.budget.max_epochs} epochs, patience {cfg.budget.patience}; "
+                  f"compute of its results: {minutes:.1f} min of fits + evaluations.", ""]
+        lines += target_sections(summary, comp, cfg) + methods_table(cfg, f"## Methods of {cfg.name}")
+    if notes_file and Path(notes_file).is_file():
+        lines += [Path(notes_file).read_text().rstrip(), ""]
+    payload = {**meta, "parts": [{"quality_config": cfg.model_dump(mode="json"), "summary": summary,
+                                  "comparisons": comp, "rows": rows}
+                                 for (cfg, summary, rows), comp in zip(summaries, comps, strict=True)]}
+    atomic_write_text(paths["json"], json.dumps(payload, indent=2, default=float) + "\n")
+    render_plot({t: m for _, summary, _ in summaries for t, m in summary.items()}, paths["png"])
+    atomic_write_text(paths["md"], "\n".join(lines))
     return paths

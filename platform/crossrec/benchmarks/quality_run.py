@@ -20,9 +20,14 @@ from typing import Any
 import torch
 
 from crossrec.benchmarks.machine import machine_info
-from crossrec.benchmarks.quality_config import MethodConfig, QualityConfig, load_quality_config
+from crossrec.benchmarks.quality_config import (
+    MethodConfig,
+    QualityConfig,
+    QualitySuiteConfig,
+    load_quality_config,
+)
 from crossrec.benchmarks.quality_methods import fit_method
-from crossrec.benchmarks.quality_report import aggregate, comparisons, write_report
+from crossrec.benchmarks.quality_report import aggregate, comparisons, write_report, write_suite_report
 from crossrec.data.dataset import Dataset
 from crossrec.data.split import TargetSplit, split_target
 from crossrec.errors import ConfigError
@@ -201,6 +206,29 @@ def bench_command(config: str, methods: list[str] | None = None, report_only: bo
             args += [f"--{name.replace('_', '-')}", *map(str, value if isinstance(value, list) else [value])]
     args += ["--report-only"] if report_only else []
     return "python bench/quality.py " + " ".join(shlex.quote(a) for a in args)
+
+
+def run_suite_report(suite_path: str, command: str | None = None, log: Callable[[str], None] = print) -> int:
+    """``bench/quality.py --suite``: one page over the suite's quality configs, from their cached results
+    (each config runs on its own: ``bench/quality.py --config``). Configs without any cached result are named
+    in the log and left out; none at all is a one-line error."""
+    suite = QualitySuiteConfig.from_yaml(suite_path)
+    parts = []
+    for path in suite.configs:
+        cfg = load_quality_config(path)
+        rows = cached_rows(cfg)
+        if rows:
+            parts.append((cfg, rows))
+        else:
+            log(f"{path}: no cached result for code version {code_version()} (left out of the page)")
+    if not parts:
+        raise ConfigError(f"{suite_path}: none of {suite.configs} has a cached result: run them first")
+    meta = {"command": command or f"python bench/quality.py --suite {suite_path}", "suite": suite_path,
+            "configs": suite.configs, "machine": machine_info()}
+    paths = write_suite_report(parts, suite.name, str(Path(suite.out_dir).resolve()), meta,
+                               notes_file=suite.notes_file)
+    log("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
 
 
 def run_benchmark(config: str, methods: list[str] | None = None, report_only: bool = False,
