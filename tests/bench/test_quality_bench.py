@@ -138,14 +138,28 @@ def test_cache_key_follows_the_resolved_config_and_the_code(tmp_path: Path, monk
     assert s_key != quality_run.method_key(cfg, sasrec.model_copy(update={"params": {"mode": "merged", "d_model": 32}}),
                                            base)
     # a row cached under an old key is not read back: the benchmark fits again and writes a new file
-    monkeypatch.setattr(quality_run, "code_version", lambda: "old")
+    monkeypatch.setattr(quality_run, "code_version", lambda *_: "old")
     config = write_config(tmp_path, [METHODS[0], METHODS[2]], seeds=[0])
     assert run_benchmark(str(config)) == 0
     old = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
-    monkeypatch.setattr(quality_run, "code_version", lambda: "new")
+    monkeypatch.setattr(quality_run, "code_version", lambda *_: "new")
     assert run_benchmark(str(config)) == 0
     new = sorted(p.name for p in (tmp_path / "work").rglob("*.json"))
     assert len(new) == 2 * len(old) and set(old) < set(new)
+
+
+def test_baseline_keys_follow_only_the_code_they_run() -> None:
+    """A change to the crossrec model keeps baseline rows cached; a change to evaluation or to the baseline does not."""
+    from crossrec.benchmarks import quality_run
+
+    root = Path(quality_run.__file__).resolve().parents[1]
+    for kind, entries in quality_run.BASELINE_ENTRIES.items():
+        files = {str(p.relative_to(root)) for p in quality_run._module_closure(root, entries + quality_run.COMMON_ENTRIES)}
+        assert {f"eval/baselines/{kind}.py", "eval/runner.py", "eval/metrics.py", "data/split.py"} <= files, kind
+        assert not files & {"model/recommender.py", "model/towers.py", "train/engine.py"}, kind
+    assert "model/layers.py" in {str(p.relative_to(root)) for p in quality_run._module_closure(
+        root, quality_run.BASELINE_ENTRIES["sasrec"])}  # SASRec's transformer blocks are shared with the model
+    assert len({quality_run.code_version(k) for k in ("mostpop", "sasrec", "zero_shot", "crossrec")}) == 4
 
 
 def test_suite_page_covers_every_dataset_and_target(tmp_path: Path) -> None:

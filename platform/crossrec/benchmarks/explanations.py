@@ -105,7 +105,7 @@ def _run_one(cfg: ExplanationsConfig, run: ExplanationRunConfig, path: Path, log
                          max_history=cfg.max_history)
     deletion_seconds = time.perf_counter() - t0
     result = {"run": run.name, "dataset": qcfg.dataset, "target": run.target, "method": spec.name,
-              "code_version": code_version(), "fit_seconds": fitted.fit_seconds, "fit": fitted.info,
+              "code_version": code_version(spec.kind), "fit_seconds": fitted.fit_seconds, "fit": fitted.info,
               "test": test, "deletion": summarize_deletions(rows), "deletion_seconds": deletion_seconds,
               "examples": _examples(model, split, rows, cfg), "latency": _latency(model, split, cfg),
               "machine": machine_info()}

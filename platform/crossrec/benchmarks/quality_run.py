@@ -54,21 +54,60 @@ def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:
                                                     text_fields=cfg.text_fields))
 
 
-RESULT_CODE = ("data", "model", "train", "eval", "benchmarks/quality_methods.py")  # what shapes a result
+RESULT_CODE = ("data", "model", "train", "eval", "benchmarks/quality_methods.py")  # what shapes a crossrec result
+# A baseline's result depends on far less: the modules its class imports (followed at module level inside
+# RESULT_CODE), evaluation and method dispatch. Keying it by that code alone keeps baseline rows cached while
+# the crossrec model changes, which is what most quality experiments change.
+BASELINE_ENTRIES = {
+    "mostpop": ("crossrec.eval.baselines.mostpop",),
+    "sasrec": ("crossrec.eval.baselines.sasrec",),
+    "zero_shot": ("crossrec.eval.baselines.zero_shot", "crossrec.model.backbone", "crossrec.model.item_encoder",
+                  "crossrec.model.embedding_cache"),
+}
+COMMON_ENTRIES = ("crossrec.eval.runner", "crossrec.benchmarks.quality_methods")
 
 
 @functools.cache
-def code_version() -> str:
-    """12 hex digits of a hash over the package source that shapes a result (data, model, training,
-    evaluation, method fitting); edits elsewhere (serving, docs, the report) keep cached rows valid.
-    Computed once per process: a long benchmark run keys every row by the code it started with."""
+def code_version(kind: str = "crossrec") -> str:
+    """12 hex digits of a hash over the package source that shapes a result of method ``kind``: for crossrec
+    all of data, model, training, evaluation and method fitting; for a baseline the modules it imports (see
+    :data:`BASELINE_ENTRIES`). Edits elsewhere (serving, docs, the report) keep cached rows valid. Computed
+    once per process: a long benchmark run keys every row by the code it started with."""
     root = Path(__file__).resolve().parents[1]
+    if kind in BASELINE_ENTRIES:
+        files = sorted(_module_closure(root, BASELINE_ENTRIES[kind] + COMMON_ENTRIES))
+    else:
+        files = sorted(f for part in RESULT_CODE
+                       for f in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py")))
     digest = hashlib.sha256()
-    for part in RESULT_CODE:
-        files = [root / part] if part.endswith(".py") else sorted((root / part).rglob("*.py"))
-        for f in files:
-            digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    for f in files:
+        digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def _module_closure(root: Path, modules: tuple[str, ...]) -> set[Path]:
+    """Source files of ``modules`` and of every crossrec module they import at module level, within
+    :data:`RESULT_CODE` (function-level imports are the dispatch to other methods and are not followed)."""
+    import ast
+
+    allowed = tuple(root / part for part in RESULT_CODE)
+    seen: set[Path] = set()
+    todo = list(modules)
+    while todo:
+        parts = todo.pop().split(".")[1:]
+        path = root.joinpath(*parts).with_suffix(".py")
+        if not path.is_file():
+            path = root.joinpath(*parts, "__init__.py")
+        if path in seen or not path.is_file() or not any(path == a or a in path.parents for a in allowed):
+            continue
+        seen.add(path)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("crossrec."):
+                todo.append(node.module)
+                todo += [f"{node.module}.{a.name}" for a in node.names]  # "from crossrec.data import split"
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("crossrec.")]
+    return seen
 
 
 def method_key(cfg: QualityConfig, spec: MethodConfig, base: TrainConfig, code: str | None = None) -> str:
@@ -80,7 +119,7 @@ def method_key(cfg: QualityConfig, spec: MethodConfig, base: TrainConfig, code: 
     payload = {"dataset": cfg.dataset, "synthetic": cfg.synthetic.model_dump(mode="json") if cfg.synthetic else None,
                "domains": cfg.domains, "domain_column": cfg.domain_column, "text_fields": cfg.text_fields,
                "kind": spec.kind, "params": spec.params, "budget": (spec.budget or cfg.budget).model_dump(mode="json"),
-               "torch_threads": cfg.torch_threads, "code": code or code_version()}
+               "torch_threads": cfg.torch_threads, "code": code or code_version(spec.kind)}
     if spec.kind in ("crossrec", "zero_shot"):
         resolved = crossrec_config(base, spec, 0).model_dump(mode="json")
         payload["train"] = {k: resolved[k] for k in ("backbone", "lora", "model", "optim", "eval")}
@@ -107,7 +146,7 @@ def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: Met
     valid = evaluate(fitted.recommender, split, role="valid", max_len=fitted.max_len)
     test = evaluate(fitted.recommender, split, role="test", max_len=fitted.max_len)
     row = {"target": split.target, "method": spec.name, "kind": spec.kind, "baseline": spec.baseline,
-           "seed": seed, "cache_key": key, "code_version": code_version(), "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
+           "seed": seed, "cache_key": key, "code_version": code_version(spec.kind), "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
            "info": fitted.info, "valid": valid.metrics, "test": test.metrics}
     atomic_write_text(path, json.dumps(row, indent=2, default=float) + "\n")
     track_row(cfg, spec, row)
