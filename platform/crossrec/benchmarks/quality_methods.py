@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -17,7 +17,9 @@ from crossrec.benchmarks.quality_config import BudgetConfig, MethodConfig
 from crossrec.data.split import TargetSplit
 from crossrec.eval.epoch_loop import VALID_SCORE
 from crossrec.eval.protocol import Recommender
-from crossrec.train.config import TrainConfig
+
+if TYPE_CHECKING:  # annotations only: a baseline's cache key must not follow the training config's code
+    from crossrec.train.config import TrainConfig
 
 
 @dataclass

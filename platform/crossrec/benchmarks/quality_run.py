@@ -64,7 +64,7 @@ BASELINE_ENTRIES = {
     "zero_shot": ("crossrec.eval.baselines.zero_shot", "crossrec.model.backbone", "crossrec.model.item_encoder",
                   "crossrec.model.embedding_cache"),
 }
-COMMON_ENTRIES = ("crossrec.eval.runner", "crossrec.benchmarks.quality_methods")
+COMMON_ENTRIES = ("crossrec.eval.runner", "crossrec.benchmarks.quality_methods", "crossrec.data.importers")  # + how data is read
 
 
 @functools.cache
