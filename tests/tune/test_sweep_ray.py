@@ -85,11 +85,12 @@ def test_interrupted_sweep_resumes_keeping_finished_trials(dataset, tmp_path) ->
     table = pd.read_csv(result.dir / "results.csv")
     assert len(table) == 4
     assert done_first <= {p.name for p in (tmp_path / "resumable").glob("fast_trial_*")}
-    # kept, not re-run: the finished trial reported each epoch once (a re-run would append epochs 1, 2 again);
-    # its last line may be missing when the SIGINT beat the JSON logger, so its final epoch is read from the
-    # sweep's table, which Tune fills from the trial's restored state
+    # kept, not re-run: the finished trial reported each epoch once (a re-run would append epochs 1, 2 again).
+    # It finished after epoch 2, or after epoch 1 when ASHA (grace period 1) stopped it; its result.json may lack
+    # the last line when the SIGINT beat Tune's JSON logger, so its final epoch is read from the sweep's table,
+    # which Tune fills from the trial's restored state.
     rows = (tmp_path / "resumable" / marker.read_text() / "result.json").read_text().splitlines()
     epochs = [json.loads(r)["epoch"] for r in rows]
-    assert epochs and epochs == sorted(set(epochs)) and epochs[-1] <= 2
+    assert epochs and epochs == sorted(set(epochs))
     finished = table[[marker.read_text().startswith(f"fast_trial_{t}") for t in table["trial"]]]
-    assert len(finished) == 1 and int(finished["epoch"].iloc[0]) == 2
+    assert len(finished) == 1 and epochs[-1] <= int(finished["epoch"].iloc[0]) <= 2
