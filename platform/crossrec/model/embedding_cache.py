@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from crossrec.utils.io import atomic_directory
+from crossrec.utils.progress import Progress
 
 
 def cache_key(backbone_identity: dict, adapter_version: str | None, max_length: int) -> str:
@@ -68,3 +70,20 @@ class EmbeddingCache:
 
 def default_cache_root() -> Path:
     return Path(os.environ.get("CROSSREC_CACHE", Path(tempfile.gettempdir()) / "crossrec-embedding-cache"))
+
+
+def base_text_table(encoder, item_ids: list[str], texts: list[str], batch_size: int = 128) -> torch.Tensor:
+    """(N+1, H) float32 base-backbone embeddings (no adapter) of N items, row 0 zeros (padding), through the
+    on-disk cache keyed by the backbone: what every model reading frozen item text starts from (crossrec's text
+    table, the zero-shot baseline), so each item is encoded once per backbone on this machine."""
+    backbone = encoder.backbone
+    cache = EmbeddingCache(default_cache_root(), cache_key(backbone.identity | {"precision": backbone.config.precision},
+                                                           None, backbone.config.max_length))
+
+    def encode(missing: list[str]) -> np.ndarray:
+        with torch.no_grad(), Progress("embedding item text (base backbone, cached)", len(missing)) as bar:
+            return encoder.encode(missing, domain=None, batch_size=batch_size,
+                                  progress=lambda done, _total: bar.update(done)).float().cpu().numpy()
+
+    emb = torch.from_numpy(cache.get_or_compute(item_ids, texts, encode))
+    return torch.cat([torch.zeros(1, emb.shape[1]), emb])

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from crossrec.data.sequences import ItemIndex
-from crossrec.utils.progress import Progress
 
 if TYPE_CHECKING:
     from crossrec.model.config import BackboneConfig, LoraConfig
@@ -66,20 +65,10 @@ class ItemTextSide:
 
     def _encode_base_table(self) -> torch.Tensor:
         """(N+1, H) base embeddings of every item, through the on-disk cache (key: backbone, no adapter)."""
-        from crossrec.model.embedding_cache import EmbeddingCache, cache_key, default_cache_root
+        from crossrec.model.embedding_cache import base_text_table
 
-        backbone = self.encoder.backbone
-        cache = EmbeddingCache(default_cache_root(), cache_key(backbone.identity | {"precision": backbone.config.precision},
-                                                               None, backbone.config.max_length))
-
-        def encode(texts: list[str]):
-            with torch.no_grad(), Progress("embedding item text (base backbone, cached)", len(texts)) as bar:
-                return self.encoder.encode(texts, domain=None, batch_size=self.batch_size,
-                                           progress=lambda done, _total: bar.update(done)).float().cpu().numpy()
-
-        emb = torch.from_numpy(cache.get_or_compute([str(i) for i in self.item_index.item_ids[1:]],
-                                                    list(self.item_index.texts[1:]), encode))
-        return torch.cat([torch.zeros(1, emb.shape[1]), emb])
+        return base_text_table(self.encoder, [str(i) for i in self.item_index.item_ids[1:]],
+                               list(self.item_index.texts[1:]), self.batch_size)
 
     # ------------------------------------------------------------------ properties
     @property

@@ -7,7 +7,6 @@ score = cosine against every target item.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from crossrec.data.split import TargetSplit
 from crossrec.eval.protocol import HistoryBatch
@@ -25,14 +24,16 @@ class ZeroShot:
         self.target_items: np.ndarray | None = None
 
     def fit(self, split: TargetSplit) -> None:
-        """Encode every item once with the frozen backbone (no adapter); nothing is trained."""
+        """Every item's frozen-backbone embedding (no adapter), through the on-disk cache crossrec's text table
+        shares (each item is encoded once per backbone); nothing is trained."""
         from crossrec.model.backbone import load_backbone
+        from crossrec.model.embedding_cache import base_text_table
         from crossrec.model.item_encoder import ItemTextEncoder
 
+        index = split.item_index
         encoder = ItemTextEncoder(load_backbone(self.backbone_cfg))
-        with torch.no_grad():
-            emb = encoder.encode(list(split.item_index.texts[1:]), batch_size=self.batch_size).numpy()
-        self.table = np.concatenate([np.zeros((1, emb.shape[1]), dtype=np.float32), emb])
+        self.table = base_text_table(encoder, [str(i) for i in index.item_ids[1:]], list(index.texts[1:]),
+                                     self.batch_size).numpy()
         self.target_items = split.target_items
 
     def score(self, batch: HistoryBatch) -> np.ndarray:
