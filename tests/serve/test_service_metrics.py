@@ -72,9 +72,14 @@ def test_counters_move_with_requests(served, serve_bundle) -> None:
         assert client.post("/recommend", json={"history": [], "target_domain": "podcasts"}).status_code == 404
         assert client.post("/recommend", json={"history": [], "target_domain": "movies", "k": "ten"}).status_code == 422
 
-    text = _scrape_until(metrics, lambda t: _value(t, "ray_crossrec_requests_total", status="200") >= 4
-                         and _value(t, "ray_crossrec_requests_total", status="422") >= 1
-                         and _value(t, "ray_crossrec_latency_ms_count", stage="rank") >= 3)
+    def reported(t: str) -> bool:  # each replica reports on its own clock: wait until every one has
+        return (_value(t, "ray_crossrec_requests_total", status="200") >= 4
+                and _value(t, "ray_crossrec_requests_total", status="422") >= 1
+                and _value(t, "ray_crossrec_history_items_total", kind="known") >= 9
+                and _value(t, "ray_crossrec_batch_size_count", stage="ingress") >= 4
+                and all(_value(t, "ray_crossrec_latency_ms_count", stage=s) >= 3 for s in ("total", "encode", "fuse", "rank")))
+
+    text = _scrape_until(metrics, reported)
     assert _value(text, "ray_crossrec_requests_total", target="movies", endpoint="recommend", status="200") == 4
     assert _value(text, "ray_crossrec_requests_total", target="-", status="404") == 1  # no series per bad target
     assert _value(text, "ray_crossrec_requests_total", status="422") == 1
