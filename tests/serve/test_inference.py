@@ -97,3 +97,11 @@ def test_explanations_are_the_exact_leave_one_out_score_changes(service, items) 
             assert np.isclose(item.score - score, reason.weight, atol=1e-4)
     cold = service.recommend(req([], explain=True))
     assert cold.cold_start and all(item.because == [] for item in cold.items)
+
+
+def test_evicted_heads_are_not_kept_alive_elsewhere(serve_bundle) -> None:
+    """The per-replica LRU is the only holder of a target's heads: an evicted target's model can be freed."""
+    service = RecommendationService(serve_bundle, cache_capacity=1)
+    service.heads.get("movies")
+    service.heads.get("books")
+    assert service.heads.loaded == ["books"] and service.catalog.bundle.targets == {}

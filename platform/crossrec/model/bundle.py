@@ -125,16 +125,17 @@ class ModelBundle:
         item_index = ItemIndex.from_items(pd.read_parquet(path / "items.parquet"))
         bundle = cls(path, meta, manifest, item_index, {})
         for target in meta["targets"] if targets is None else targets:
-            bundle.load_target(target, device)
+            bundle.targets[target] = bundle.read_target(target, device)
         return bundle
 
     @property
     def model_config(self) -> ModelConfig:
         return ModelConfig.from_dict(self.meta["model"], source=f"{self.path}/bundle.json: model")
 
-    def load_target(self, target: str, device: str | torch.device = "cpu") -> TargetModel:
+    def read_target(self, target: str, device: str | torch.device = "cpu") -> TargetModel:
         """Read target ``target``'s heads (eval mode) and catalogue vectors from the bundle directory (files
-        already verified by :meth:`load`) and keep them in ``targets``. Raises BundleError naming the bad file."""
+        already verified by :meth:`load`). Not kept in ``targets``: a caller with its own cache (the Serve
+        stages' LRU) decides how long it lives. Raises BundleError naming the bad file."""
         tdir = self.path / "targets" / target
         if target not in self.meta["targets"] or not tdir.is_dir():
             raise BundleError(f"{self.path}: no target {target!r} in bundle (has {self.meta['targets']})")
@@ -142,6 +143,4 @@ class ModelBundle:
         with torch.no_grad():
             vectors = model.catalogue_vectors()
         popularity = load_tensors(tdir / "popularity.safetensors")["popularity"].numpy()
-        self.targets[target] = TargetModel(target, model, vectors, popularity,
-                                           self.meta.get("metrics", {}).get(target, {}))
-        return self.targets[target]
+        return TargetModel(target, model, vectors, popularity, self.meta.get("metrics", {}).get(target, {}))

@@ -65,7 +65,7 @@ class BundleCatalog:
 
     def load_target(self, target: str) -> TargetModel:
         self.check_target(target)
-        return self.bundle.load_target(target, self.device)
+        return self.bundle.read_target(target, self.device)  # held by the caller's LRU only
 
 
 class HistoryResolver:
