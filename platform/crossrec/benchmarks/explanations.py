@@ -26,9 +26,9 @@ from crossrec.benchmarks.quality_methods import crossrec_config, fit_method
 from crossrec.benchmarks.quality_run import code_version, load_benchmark_dataset, method_key
 from crossrec.config import StrictModel
 from crossrec.data.split import TargetSplit, split_target
-from crossrec.eval.explanations import DeletionRow, deletion_test, summarize_deletions
+from crossrec.eval.explanations import DeletionRow, deletion_test, reason_records, summarize_deletions
 from crossrec.eval.runner import evaluate
-from crossrec.model.explain import leave_one_out, top_reasons
+from crossrec.model.explain import explain_items
 from crossrec.model.recommender import CrossRecModel
 from crossrec.train.config import TrainConfig
 from crossrec.utils.io import atomic_write_text
@@ -133,8 +133,8 @@ def _examples(model: CrossRecModel, split: TargetSplit, rows: list[DeletionRow],
             out.append({"slice": name, "user_id": r.user_id, "recommended": str(index.texts[r.item]),
                         "rank_without_explained": r.rank_without_explained,
                         "rank_without_random": r.rank_without_random,
-                        "because": [{"text": str(index.texts[i]), "domain": index.domains[index.item_domain[i] - 1],
-                                     "weight": round(w, 4)} for i, w in zip(r.explained, r.explained_weights, strict=True)]})
+                        "because": reason_records(index, list(zip(r.explained, r.explained_weights, strict=True)),
+                                                  digits=4)})
     return out
 
 
@@ -155,7 +155,7 @@ def _latency(model: CrossRecModel, split: TargetSplit, cfg: ExplanationsConfig, 
         q = model.user_vectors(torch.as_tensor(items[-window:])[None], torch.as_tensor(domains[-window:])[None])
         top = torch.topk(model.scores(q, catalogue)[0], k).indices
         t1 = time.perf_counter()
-        top_reasons(leave_one_out(model, items, domains, catalogue[top], cfg.max_history), n)
+        explain_items(model, items, domains, catalogue[top], n, cfg.max_history)
         t2 = time.perf_counter()
         plain.append(t1 - t0)
         explained.append(t2 - t0)

@@ -71,6 +71,10 @@ class ItemIndex:
             raise DataValidationError(f"unknown domain {domain!r}; known domains: {', '.join(self.domains)}")
         return self.domains.index(domain) + 1
 
+    def domain_of(self, item: int) -> str:
+        """The domain name of item index ``item`` (>= 1)."""
+        return self.domains[int(self.item_domain[item]) - 1]
+
     def domain_items(self, domain: str) -> np.ndarray:
         """(N_d,) int64 sorted item indices of ``domain`` (the catalogue of a target domain)."""
         return np.flatnonzero(self.item_domain == self.domain_id(domain)).astype(np.int64)

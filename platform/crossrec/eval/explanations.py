@@ -22,15 +22,15 @@ import numpy as np
 import torch
 
 from crossrec.data.history import left_pad, readable
+from crossrec.data.sequences import ItemIndex
 from crossrec.data.split import TargetSplit
 from crossrec.eval.metrics import rank_of_true
 from crossrec.eval.protocol import visible_target_mask
-from crossrec.model.explain import leave_one_out, top_reasons
+from crossrec.model.explain import explain_items, leave_one_out
 from crossrec.model.recommender import CrossRecModel
 from crossrec.utils.progress import Progress
 
-__all__ = ["DeletionRow", "add_explanations", "deletion_test", "explain_history", "reason_records",
-           "summarize_deletions"]
+__all__ = ["DeletionRow", "add_explanations", "deletion_test", "reason_records", "summarize_deletions"]
 
 
 @dataclass
@@ -74,13 +74,12 @@ def deletion_test(model: CrossRecModel, split: TargetSplit, role: str = "test", 
         full = _scores(model, [(items, domains)], catalogue)  # (1, N_T)
         top = int(np.argmax(np.where(seen[b], -np.inf, full[0])))
         expl = leave_one_out(model, items, domains, catalogue[top : top + 1], max_history)
-        weights = np.nan_to_num(expl.weights[:, 0], nan=-np.inf)
-        strongest = expl.positions[np.argsort(-weights, kind="stable")[:n_remove]]
+        order = np.argsort(-np.nan_to_num(expl.weights[:, 0], nan=-np.inf), kind="stable")[:n_remove]
+        strongest = expl.positions[order]
         random = rng.choice(considered, size=n_remove, replace=False)
         variants = [(np.delete(items, drop), np.delete(domains, drop)) for drop in (strongest, random)]
         after = _scores(model, variants, catalogue)  # (2, N_T)
         ranks = rank_of_true(after, np.array([top, top]), np.stack([seen[b], seen[b]]))
-        order = np.argsort(-weights, kind="stable")[:n_remove]
         out.append(DeletionRow(
             user_id=str(example.user_id), slice=str(example.slice), item=int(model.catalogue[top]),
             history=int(considered.size), explained=[int(i) for i in items[strongest]],
@@ -123,25 +122,11 @@ def summarize_deletions(rows: list[DeletionRow]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def reason_records(split_index, history_items: np.ndarray, reasons: list[tuple[int, float]]) -> list[dict[str, Any]]:
-    """``[{item_id, domain, text, weight}]`` of (history position, weight) pairs (the API's ``because``)."""
-    out = []
-    for pos, weight in reasons:
-        i = int(history_items[pos])
-        out.append({"item_id": str(split_index.item_ids[i]), "domain": split_index.domains[split_index.item_domain[i] - 1],
-                    "text": str(split_index.texts[i]), "weight": round(float(weight), 6)})
-    return out
-
-
-@torch.no_grad()
-def explain_history(model: CrossRecModel, items: np.ndarray, domains: np.ndarray, columns: np.ndarray, n: int,
-                    max_history: int = 50, catalogue: torch.Tensor | None = None) -> list[list[tuple[int, float]]]:
-    """Per catalogue column in ``columns``: up to ``n`` (history position, weight) reasons; [] per column when
-    the history holds nothing the model reads."""
-    if not bool(model.usable_rows(torch.as_tensor(items)[None], torch.as_tensor(domains)[None])):
-        return [[] for _ in columns]
-    catalogue = model.catalogue_vectors() if catalogue is None else catalogue
-    return top_reasons(leave_one_out(model, items, domains, catalogue[torch.as_tensor(columns)], max_history), n)
+def reason_records(index: ItemIndex, reasons: list[tuple[int, float]], digits: int | None = None) -> list[dict[str, Any]]:
+    """``[{item_id, domain, text, weight}]`` (the API's ``because``) of (history item index, weight) pairs;
+    ``digits`` rounds the weights (files)."""
+    return [{"item_id": str(index.item_ids[i]), "domain": index.domain_of(i), "text": str(index.texts[i]),
+             "weight": round(float(w), digits) if digits is not None else float(w)} for i, w in reasons]
 
 
 def add_explanations(path: Path, model: CrossRecModel, split: TargetSplit, role: str, n: int = 3,
@@ -163,9 +148,9 @@ def add_explanations(path: Path, model: CrossRecModel, split: TargetSplit, role:
         start = seq.offsets[example.user_row]
         items = seq.items[start : start + example.history_len]
         domains = seq.domains[start : start + example.history_len]
-        columns = position[index.lookup(record["items"])]
-        reasons = explain_history(model, items, domains, columns, n, max_history, catalogue)
-        record["because"] = [reason_records(index, items, r) for r in reasons]
+        columns = torch.as_tensor(position[index.lookup(record["items"])])
+        reasons = explain_items(model, items, domains, catalogue[columns], n, max_history)
+        record["because"] = [reason_records(index, r, digits=6) for r in reasons]
         out.append(json.dumps(record))
         bar.advance()
     bar.close()

@@ -13,8 +13,9 @@ import torch
 from crossrec.data.dataset import load_dataset
 from crossrec.data.history import prefix_batch, usable_rows
 from crossrec.data.sequences import UserSequences
-from crossrec.eval.explanations import explain_history, reason_records
+from crossrec.eval.explanations import reason_records
 from crossrec.model.bundle import ModelBundle
+from crossrec.model.explain import explain_items
 from crossrec.model.ranker import Ranker
 from crossrec.utils.progress import Progress
 
@@ -68,9 +69,9 @@ def recommend_all_users(bundle_path: str, dataset: str, target: str, k: int = 10
             cols["fallback"] += [bool(not usable[r])] * m
             if explain_n is not None:
                 hist = slice(seq.offsets[u], seq.offsets[u + 1])
-                reasons = (explain_history(tm.model, seq.items[hist], seq.domains[hist], top_i[r, valid], explain_n,
-                                           catalogue=tm.catalogue_vectors) if usable[r] else [[] for _ in range(m)])
-                cols["because"] += [reason_records(index, seq.items[hist], x) for x in reasons]
+                reasons = explain_items(tm.model, seq.items[hist], seq.domains[hist],
+                                        tm.catalogue_vectors[torch.as_tensor(top_i[r, valid])], explain_n)
+                cols["because"] += [reason_records(index, x, digits=6) for x in reasons]
         bar.update(min(start + batch_size, n))
     bar.close()
     table = {"user_id": pa.array(cols["user_id"], pa.string()), "rank": pa.array(cols["rank"], pa.int32()),

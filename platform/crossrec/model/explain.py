@@ -22,7 +22,7 @@ import torch
 from crossrec.data.history import left_pad, readable
 from crossrec.model.recommender import CrossRecModel
 
-__all__ = ["Explanation", "leave_one_out", "top_reasons"]
+__all__ = ["Explanation", "explain_items", "leave_one_out", "top_reasons"]
 
 
 @dataclass
@@ -76,3 +76,12 @@ def top_reasons(explanation: Explanation, n: int) -> list[list[tuple[int, float]
         order = [i for i in np.argsort(-np.nan_to_num(w, nan=-np.inf), kind="stable") if w[i] > 0][:n]
         out.append([(int(explanation.positions[i]), float(w[i])) for i in order])
     return out
+
+
+def explain_items(model: CrossRecModel, items: np.ndarray, domains: np.ndarray, item_vectors: torch.Tensor, n: int,
+                  max_history: int = 50) -> list[list[tuple[int, float]]]:
+    """Per explained item (rows of ``item_vectors``): up to ``n`` (history item index, weight) pairs, strongest
+    first; [] when the history holds nothing the model reads. What serving, evaluation and the batch job return."""
+    items = np.asarray(items, dtype=np.int64)
+    reasons = top_reasons(leave_one_out(model, items, domains, item_vectors, max_history), n)
+    return [[(int(items[p]), w) for p, w in row] for row in reasons]

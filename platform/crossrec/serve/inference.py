@@ -17,8 +17,9 @@ import torch
 
 from crossrec.data.history import left_pad
 from crossrec.errors import ModelInputError
+from crossrec.eval.explanations import reason_records
 from crossrec.model.bundle import ModelBundle, TargetModel
-from crossrec.model.explain import leave_one_out, top_reasons
+from crossrec.model.explain import explain_items
 from crossrec.model.ranker import Ranker
 from crossrec.serve.schemas import Reason, RecommendRequest, RecommendResponse, ScoredItem
 
@@ -86,7 +87,7 @@ class HistoryResolver:
         idx = np.fromiter((self._ids.get(i, 0) for i in ids), dtype=np.int64, count=len(ids))
         for pos, (h, i) in enumerate(zip(hist, idx, strict=True)):
             if i > 0 and h.domain is not None:
-                actual = self.index.domains[self.index.item_domain[i] - 1]
+                actual = self.index.domain_of(i)
                 if h.domain != actual:
                     raise RequestError(f"history[{pos}].domain",
                                        f"item {h.item_id!r} belongs to domain {actual!r}, not {h.domain!r}")
@@ -138,16 +139,15 @@ def explain_rankings(heads: TargetModel, histories: list[ResolvedHistory], ranke
                      n: list[int]) -> list[list[list[tuple[int, float]]]]:
     """Per row, per ranked item: up to ``n[row]`` (history item index, weight) pairs, strongest first
     (exact leave-one-out, :func:`crossrec.model.explain.leave_one_out`, one batched forward per row)."""
-    model, position = heads.model, heads.model.catalogue_position
+    model = heads.model
+    window = min(EXPLAIN_MAX_HISTORY, model.cfg.tower.max_len)
     out = []
     for hist, items, k in zip(histories, ranked, n, strict=True):
         if not items or hist.empty:
             out.append([[] for _ in items])
             continue
-        cols = position[torch.as_tensor([i for i, _ in items])]
-        window = min(EXPLAIN_MAX_HISTORY, model.cfg.tower.max_len)
-        expl = leave_one_out(model, hist.items, hist.domains, heads.catalogue_vectors[cols], window)
-        out.append([[(int(hist.items[p]), w) for p, w in reasons] for reasons in top_reasons(expl, k)])
+        cols = model.catalogue_position[torch.as_tensor([i for i, _ in items])]
+        out.append(explain_items(model, hist.items, hist.domains, heads.catalogue_vectors[cols], k, window))
     return out
 
 
@@ -283,8 +283,7 @@ def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: Resolved
     def because(r: int) -> list[Reason] | None:
         if reasons is None:
             return None
-        return [Reason(item_id=str(index.item_ids[i]), domain=index.domains[index.item_domain[i] - 1],
-                       text=str(index.texts[i]), weight=w) for i, w in reasons[r]]
+        return [Reason(**record) for record in reason_records(index, reasons[r])]
 
     return RecommendResponse(
         user_id=req.user_id, target_domain=req.target_domain, model_version=catalog.version,
