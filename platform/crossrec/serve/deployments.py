@@ -19,6 +19,7 @@ Every downstream call carries that version; a replica holding another one refuse
 
 
 import asyncio
+import functools
 import time
 from pathlib import Path
 
@@ -75,14 +76,15 @@ def _field_message(err: dict) -> str:
     return f"{loc}: {err.get('msg', 'invalid value')}"
 
 
-_INGRESS_METRICS: list[ServeMetrics] = []  # created on first use in the process that runs the handler below
+@functools.cache
+def _handler_metrics() -> ServeMetrics:
+    """The metrics of the process that runs the handler below (created there, on first use)."""
+    return ServeMetrics()
 
 
 @api.exception_handler(RequestValidationError)
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    if not _INGRESS_METRICS:
-        _INGRESS_METRICS.append(ServeMetrics())
-    _INGRESS_METRICS[0].request("-", request.url.path.strip("/").replace("/", "_") or "-", 422)
+    _handler_metrics().request("-", request.url.path.strip("/").replace("/", "_") or "-", 422)
     messages = [_field_message(e) for e in exc.errors()]
     return JSONResponse(status_code=422, content={"detail": "; ".join(messages), "errors": messages})
 
@@ -131,20 +133,16 @@ class Encoder(_Part):
         """B histories → {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,)}."""
         self._check(version)
         heads = await self.get_heads(target)
-        t0 = time.perf_counter()
-        out = encode_histories(heads, histories)
-        self.metrics.stage(target, "encode", time.perf_counter() - t0, rows=len(histories))
-        return out
+        with self.metrics.timed(target, "encode", rows=len(histories)):
+            return encode_histories(heads, histories)
 
     async def explain(self, version: str, target: str, histories: list[ResolvedHistory],
                       ranked: list[list[tuple[int, float]]], n: list[int]) -> list:
         """Per row, per ranked item: (history item index, weight) pairs (only for requests with explain)."""
         self._check(version)
         heads = await self.get_heads(target)
-        t0 = time.perf_counter()
-        out = explain_rankings(heads, histories, ranked, n)
-        self.metrics.stage(target, "explain", time.perf_counter() - t0, rows=len(histories))
-        return out
+        with self.metrics.timed(target, "explain", rows=len(histories)):
+            return explain_rankings(heads, histories, ranked, n)
 
     def stats(self) -> dict:
         return {"loaded_targets": self.loads, "replica": serve.get_replica_context().replica_tag}
@@ -160,10 +158,8 @@ class Fusion(_Part):
 
     async def fuse(self, version: str, target: str, interests: dict) -> np.ndarray:
         self._check(version)
-        t0 = time.perf_counter()
-        out = self.fusion.fuse(target, interests)
-        self.metrics.stage(target, "fuse", time.perf_counter() - t0)
-        return out
+        with self.metrics.timed(target, "fuse"):
+            return self.fusion.fuse(target, interests)
 
 
 @serve.deployment
@@ -182,17 +178,13 @@ class Ranker(_Part):
                    exclude_seen: list[bool]) -> list[list[tuple[int, float]]]:
         """users (B, D) → per row [(item index, score)] best first (k per row)."""
         self._check(version)
-        t0 = time.perf_counter()
-        out = self.ranker.rank(target, users, histories, k, exclude_seen)
-        self.metrics.stage(target, "rank", time.perf_counter() - t0, rows=len(histories))
-        return out
+        with self.metrics.timed(target, "rank", rows=len(histories)):
+            return self.ranker.rank(target, users, histories, k, exclude_seen)
 
     async def popular(self, version: str, target: str, history: ResolvedHistory, k: int, exclude_seen: bool):
         self._check(version)
-        t0 = time.perf_counter()
-        out = self.ranker.popular(target, history, k, exclude_seen)
-        self.metrics.stage(target, "popular", time.perf_counter() - t0)
-        return out
+        with self.metrics.timed(target, "popular"):
+            return self.ranker.popular(target, history, k, exclude_seen)
 
 
 Job = tuple[RecommendRequest, ResolvedHistory]

@@ -15,6 +15,10 @@ Queries for a dashboard are in docs/operations.md.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 LATENCY_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
@@ -47,6 +51,13 @@ class ServeMetrics:
         self.latency.observe(seconds * 1000, tags={"target": target, "stage": stage})
         if rows is not None:
             self.batch_size.observe(rows, tags={"stage": stage})
+
+    @contextmanager
+    def timed(self, target: str, stage: str, rows: int | None = None) -> Iterator[None]:
+        """Observe the wall time of the ``with`` body as ``stage`` (and ``rows`` as its batch size)."""
+        t0 = time.perf_counter()
+        yield
+        self.stage(target, stage, time.perf_counter() - t0, rows)
 
     def history(self, target: str, known: int, unknown: int, cold: bool) -> None:
         if known:
