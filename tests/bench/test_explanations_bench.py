@@ -46,3 +46,14 @@ def test_explanation_bench_writes_the_page_and_caches(tmp_path: Path, capsys) ->
     assert "## syn: target movies (full)" in page and "| overall |" in page
     assert run_explanations(cfg) == results  # second call: from the cache, no training
     assert "training" not in capsys.readouterr().out
+
+
+def test_a_run_naming_no_crossrec_method_fails_in_one_line(tmp_path: Path) -> None:
+    import pytest
+
+    from crossrec.errors import ConfigError
+
+    cfg = _config(tmp_path)
+    bad = cfg.model_copy(update={"runs": [cfg.runs[0].model_copy(update={"method": "mostpop"})]})
+    with pytest.raises(ConfigError, match=r"run syn: method 'mostpop' is not a crossrec method of .*q.yaml \(has \['full'\]\)"):
+        run_explanations(bad)

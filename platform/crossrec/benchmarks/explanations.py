@@ -10,6 +10,7 @@ with the given budget, then (1) measures the faithfulness of leave-one-out expla
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -21,11 +22,12 @@ import torch
 from pydantic import Field
 
 from crossrec.benchmarks.machine import machine_info
-from crossrec.benchmarks.quality_config import BudgetConfig, load_quality_config
+from crossrec.benchmarks.quality_config import BudgetConfig, MethodConfig, QualityConfig, load_quality_config
 from crossrec.benchmarks.quality_methods import crossrec_config, fit_method
 from crossrec.benchmarks.quality_run import code_version, load_benchmark_dataset, method_key
 from crossrec.config import StrictModel
 from crossrec.data.split import TargetSplit, split_target
+from crossrec.errors import ConfigError
 from crossrec.eval.explanations import DeletionRow, deletion_test, reason_records, summarize_deletions
 from crossrec.eval.runner import evaluate
 from crossrec.model.explain import explain_items
@@ -66,33 +68,37 @@ def run_explanations(cfg: ExplanationsConfig, only: list[str] | None = None, log
         torch.set_num_threads(cfg.torch_threads)
     results = []
     for run in cfg.runs:
-        path = _result_path(cfg, run)
+        qcfg, spec, base = _spec_and_base(run)
+        path = _result_path(cfg, run, qcfg, spec, base)
         if path.is_file():
             results.append(json.loads(path.read_text()))
         elif only is None or run.name in only:
-            results.append(_run_one(cfg, run, path, log))
+            results.append(_run_one(cfg, run, path, qcfg, spec, base, log))
     return results
 
 
-def _spec_and_base(run: ExplanationRunConfig):
+def _spec_and_base(run: ExplanationRunConfig) -> tuple[QualityConfig, MethodConfig, TrainConfig]:
+    """The run's quality config, its crossrec method (``run.method`` or the primary) and base training config."""
     qcfg = load_quality_config(run.quality_config)
     name = run.method or qcfg.primary
-    spec = next(m for m in qcfg.methods if m.name == name)
+    spec = next((m for m in qcfg.methods if m.name == name and m.kind == "crossrec"), None)
+    if spec is None:
+        crossrec = [m.name for m in qcfg.methods if m.kind == "crossrec"]
+        raise ConfigError(f"run {run.name}: method {name!r} is not a crossrec method of {run.quality_config} "
+                          f"(has {crossrec})")
     return qcfg, spec, TrainConfig.from_yaml(qcfg.base_train_config)
 
 
-def _result_path(cfg: ExplanationsConfig, run: ExplanationRunConfig) -> Path:
-    qcfg, spec, base = _spec_and_base(run)
+def _result_path(cfg: ExplanationsConfig, run: ExplanationRunConfig, qcfg: QualityConfig, spec: MethodConfig,
+                 base: TrainConfig) -> Path:
     extra = json.dumps([run.budget.model_dump() if run.budget else None, cfg.seed, cfg.users, cfg.n_remove,
                         cfg.max_history], sort_keys=True)
-    import hashlib
-
     key = hashlib.sha256((method_key(qcfg, spec, base) + extra).encode()).hexdigest()[:12]
     return Path(cfg.work_dir) / f"{run.name}-{key}.json"
 
 
-def _run_one(cfg: ExplanationsConfig, run: ExplanationRunConfig, path: Path, log: Callable[[str], None]) -> dict:
-    qcfg, spec, base = _spec_and_base(run)
+def _run_one(cfg: ExplanationsConfig, run: ExplanationRunConfig, path: Path, qcfg: QualityConfig,
+             spec: MethodConfig, base: TrainConfig, log: Callable[[str], None]) -> dict:
     split = split_target(load_benchmark_dataset(qcfg), run.target)
     log(f"[{run.name}] training {spec.name} on {run.target}")
     fitted = fit_method(spec, split, base, cfg.seed, run.budget or qcfg.budget, log)
