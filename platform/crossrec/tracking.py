@@ -126,11 +126,6 @@ class Tracker:
         if self.active:
             self._call(lambda: self.client().log_artifacts(self.run_id, str(directory), artifact_path))
 
-    def set_tags(self, tags: Mapping[str, str]) -> None:
-        if self.active:
-            for k, v in tags.items():
-                self._call(lambda k=k, v=v: self.client().set_tag(self.run_id, k, str(v)))
-
     def finish(self, failed: bool = False) -> None:
         if self.active:
             self._call(lambda: self.client().set_terminated(self.run_id, "FAILED" if failed else "FINISHED"))
