@@ -46,7 +46,20 @@ def check_serve(path: Path) -> None:
         assert callable(builder), app.import_path
         from crossrec.serve.app import ServeAppConfig
 
-        ServeAppConfig.from_dict(app.args, source=f"{path}: args")  # the builder's typed args validate
+        args = ServeAppConfig.from_dict(app.args, source=f"{path}: args")  # the builder's typed args validate
+        check_deployment_overrides(path, args.layout, yaml.safe_load(path.read_text()), app.name)
+
+
+def check_deployment_overrides(path: Path, layout: str, raw: dict, app_name: str) -> None:
+    """A serve config's ``deployments:`` name deployments of its layout and only list what differs from
+    crossrec.serve.app.DEPLOYMENT_DEFAULTS (the one source of the defaults)."""
+    from crossrec.serve.app import DEPLOYMENT_DEFAULTS, LAYOUT_DEPLOYMENTS
+
+    app = next(a for a in raw["applications"] if a["name"] == app_name)
+    for dep in app.get("deployments", []):
+        assert dep["name"] in LAYOUT_DEPLOYMENTS[layout], f"{path}: {dep['name']} is not a {layout} deployment"
+        same = {k for k, v in dep.items() if k != "name" and DEPLOYMENT_DEFAULTS[dep["name"]].get(k) == v}
+        assert not same, f"{path}: {dep['name']} repeats the defaults {sorted(same)}"
 
 
 def check_domains(path: Path) -> None:

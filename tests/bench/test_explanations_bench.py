@@ -44,6 +44,7 @@ def test_explanation_bench_writes_the_page_and_caches(tmp_path: Path, capsys) ->
     assert list(bundle.targets) == ["movies"]
     page = paths["md"].read_text()
     assert "## syn: target movies (full)" in page and "| overall |" in page
+    assert "| composed | True | 1 |" in page  # the serving benchmark's explain rows (docs/results/serving.json)
     assert run_explanations(cfg) == results  # second call: from the cache, no training
     assert "training" not in capsys.readouterr().out
 

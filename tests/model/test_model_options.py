@@ -10,7 +10,8 @@ import torch
 from crossrec.model.config import ModelConfig
 from crossrec.model.recommender import IGNORE_LABEL, CrossRecModel
 from crossrec.model.towers import TargetSequenceInterest
-from crossrec.serve.inference import ResolvedHistory, encode_histories, fuse_interests
+from crossrec.serve.inference import encode_batch, fuse_batch
+from crossrec.serve.messages import HistoryBatch
 
 ITEM_DOMAIN = torch.tensor([0] + [1] * 10 + [2] * 8 + [3] * 5)  # target domain 2 = items 11..18
 TEXT_DIM = 16
@@ -59,8 +60,8 @@ def test_serving_split_ranks_like_the_model(over: dict) -> None:
 
     heads = Heads()
     heads.model = model
-    hist = [ResolvedHistory(np.array(r), ITEM_DOMAIN[torch.tensor(r)].numpy(), []) for r in rows]
-    queries = torch.from_numpy(fuse_interests(heads, encode_histories(heads, hist)))
+    batch = HistoryBatch.pack("v", "t", [(np.array(r), ITEM_DOMAIN[torch.tensor(r)].numpy()) for r in rows])
+    queries = torch.from_numpy(fuse_batch(heads, encode_batch(heads, batch)).queries)
     served = model.scores(queries, model.catalogue_vectors())
     torch.testing.assert_close(served, direct, atol=1e-4, rtol=1e-4)
     assert torch.equal(served.argsort(dim=1, descending=True), direct.argsort(dim=1, descending=True))

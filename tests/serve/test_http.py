@@ -135,7 +135,7 @@ def test_a_replica_never_becomes_ready_on_a_corrupted_bundle(serve_bundle, tmp_p
     import shutil
 
     from crossrec.errors import BundleError
-    from crossrec.serve.deployments import Ranker
+    from crossrec.serve.deployments import RankerReplica
 
     bad = shutil.copytree(serve_bundle, tmp_path / "bundle")
     heads = bad / "targets" / "movies" / "heads.safetensors"
@@ -143,17 +143,23 @@ def test_a_replica_never_becomes_ready_on_a_corrupted_bundle(serve_bundle, tmp_p
     data[-1] ^= 0xFF
     heads.write_bytes(bytes(data))
     with pytest.raises(BundleError, match="checksum mismatch"):
-        Ranker.func_or_class(str(bad))  # the replica constructor: Serve would never route to it
+        RankerReplica(str(bad))  # the replica constructor: Serve would never route to it
 
 
 def test_stale_replicas_refuse_requests_of_another_bundle(serve_bundle) -> None:
-    from crossrec.serve.deployments import Fusion
-    from crossrec.serve.inference import StaleBundleError
+    import asyncio
 
-    fusion = Fusion.func_or_class(str(serve_bundle))
+    import numpy as np
+
+    from crossrec.serve.deployments import FusionReplica
+    from crossrec.serve.messages import InterestBatch, StaleBundleError
+
+    fusion = FusionReplica(str(serve_bundle))
     assert fusion.ready() == fusion.version
+    stale = InterestBatch("other", "movies", *(np.zeros((1, 4), np.float32),) * 3, np.zeros(4, np.float32),
+                          np.zeros(1, bool))
     with pytest.raises(StaleBundleError, match="the request expects 'other'"):
-        fusion._check("other")
+        asyncio.run(fusion.fuse(stale))
 
 
 def test_explanations_over_http_are_documented_and_off_by_default(client, items) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crossrec.serve.inference import RecommendationService, RequestError
+from crossrec.serve.inference import RequestError
+from crossrec.serve.pipeline import RecommendationService
 from crossrec.serve.schemas import RecommendRequest
 
 

@@ -56,7 +56,7 @@ class ExplanationsConfig(StrictModel):
     examples: int = Field(3, ge=0, le=20, description="Real examples shown per run and slice.")
     latency_requests: int = Field(200, ge=1, description="Requests timed with and without explanations.")
     torch_threads: int | None = Field(1, gt=0)
-    serving_json: str | None = Field("docs/results/serving_explain.json", description="Serving benchmark result "
+    serving_json: str | None = Field("docs/results/serving.json", description="Serving benchmark result "
                                      "(bench/serve_load.py on a run's bundle) whose explain: true/false rows the page shows.")
     work_dir: str = "runs/explanations"
     out_dir: str = "docs/results"
@@ -188,15 +188,17 @@ def _serving_lines(cfg: ExplanationsConfig) -> list[str]:
     if path is None or not path.is_file():
         return []
     data = json.loads(path.read_text())
-    rows = {(r["mode"], r["clients"]): r for r in data["results"] if r.get("batching") in ("on", "-")}
+    rows = {(r["layout"], r["mode"], r["clients"]): r for r in data["results"]}
     lines = [f"Cost through the Serve graph (`{data.get('command', 'python bench/serve_load.py')}` on "
              f"`{data['bundle']}`, target {data['target']}, requests with 30 random history items, top-10 with 3 "
-             "reasons each, 2 CPUs):", "", "| path | clients | p50 ms | p95 ms | req/s |", "|---|---:|---:|---:|---:|"]
-    for mode in ("in-process", "in-process+explain", "serve", "serve+explain"):
-        for clients in (1, 8):
-            if (mode, clients) in rows:
-                r = rows[(mode, clients)]
-                lines.append(f"| {mode} | {clients} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['rps']:.0f} |")
+             "reasons each, 2 CPUs):", "", "| path | explain | clients | p50 ms | p95 ms | req/s |",
+             "|---|---|---:|---:|---:|---:|"]
+    for layout in ("in-process", "composed"):
+        for mode in ("recommend", "explain"):
+            if (layout, mode, 1) in rows:
+                r = rows[(layout, mode, 1)]
+                lines.append(f"| {layout} | {mode == 'explain'} | 1 | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                             f"{r['rps']:.0f} |")
     lines += ["", f"`explain: true` costs {data['explain_p50_ratio_1_client']:.1f}x the p50 of a plain request at 1 client "
               f"through Serve ({data['explain_p50_ratio_in_process']:.1f}x in-process, where the model's own work is "
               "all there is); requests without it take no extra step.", ""]

@@ -48,7 +48,9 @@ NOTES = {
         "(1M x 384 float32 = 1.5 GB read per call), so a batch of 64 users costs far less than 64 single calls. "
         "bfloat16 items halve the bytes read (approximate scores); float32 is exact. `scoring`: the Ranker's "
         "path (bf16 batches on a CPU without native bf16 dot products score float32 slices; the `native` row "
-        "beside such a row is the product it replaces)."),
+        "beside such a row is the product it replaces). Exact scoring against an approximate (FAISS) index at "
+        "100k and 1M items, with build time, memory and recall: [ranker_ann.md](ranker_ann.md) "
+        "(`python bench/ranker_ann.py`)."),
 }
 
 
@@ -200,42 +202,51 @@ def ranker_findings(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def serving_findings(serving: dict[str, Any]) -> list[str]:
-    """Where a request's time goes in Serve, from the per-process CPU milliseconds of serve_load.py."""
+    """The serving layouts side by side, and where a request's CPU goes, from serve_load.py's rows."""
     rows = serving.get("results", [])
-    local = next((r for r in rows if r.get("mode") == "in-process"), None)
-    on = {r["clients"]: r for r in rows if r.get("batching") == "on" and r.get("mode") == "serve"}
-    cpu = {c["clients"]: c for c in serving.get("cpu_ms_per_request", []) if c.get("batching") == "on"}
-    if not local or 1 not in on or 1 not in cpu:
+    at = {(r.get("layout"), r.get("mode"), r.get("clients")): r for r in rows}
+    cpu = {(c.get("layout"), c.get("clients")): c for c in serving.get("cpu_ms_per_request", [])}
+    local, plain, comp = (at.get((layout, "recommend", 1)) for layout in ("in-process", "plain", "composed"))
+    fused, ray_refs = at.get(("fused", "recommend", 1)), at.get(("composed-ray", "recommend", 1))
+    if not (local and plain and comp and fused):
         return []
-    def by_process(row: dict[str, Any]) -> dict[str, float]:
-        return {k: v for k, v in row.items() if k not in ("batching", "clients")}
-
-    procs = by_process(cpu[1])
-    total = sum(procs.values())
-    parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(procs.items(), key=lambda kv: -kv[1]))
-    idle = serving.get("idle_cpu_ms_per_s") or {}
-    background = (f" Idle, with no request in flight, the Serve processes use {sum(idle.values()):.0f} ms of CPU per "
-                  f"second (control loops, metrics, health checks), i.e. {sum(idle.values()) / on[1]['rps']:.1f} ms "
-                  f"of the per-request figure at {on[1]['rps']:.0f} req/s." if idle else "")
-    out = [f"Serving at 1 client: Serve p50 {on[1]['p50_ms']:.1f} ms against {local['p50_ms']:.1f} ms for the same "
-           f"request path in-process ({on[1]['p50_ms'] / local['p50_ms']:.1f}x). The Serve processes spent "
-           f"{total:.1f} ms of CPU per request ({parts}).{background} The rest is per request: the HTTP proxy, the Ingress and three deployment hops "
-           f"each parse, route and (de)serialise, which costs more than the model's own work. What is ours to cut "
-           f"is done (one chain per batch, user code on the replica's event loop, buffered request logs); fewer "
-           f"hops (Encoder + Fusion + Ranker in one deployment) would trade the per-stage autoscaling for latency."]
-    top = serving.get("scaling_clients")
-    if top in on and top in cpu:
-        ctop = sum(by_process(cpu[top]).values())
-        out.append(f"Serving throughput: {on[top]['rps']:.0f} req/s at {top} clients vs {on[1]['rps']:.0f} at 1 "
-                   f"({on[top]['rps'] / on[1]['rps']:.1f}x). Batching cut the CPU per request from {total:.1f} to "
-                   f"{ctop:.1f} ms, so {top} clients used {on[top]['rps'] * ctop / 1000:.2f} CPU-seconds per second "
-                   f"of the machine's 2 (the load generator and the Ray runtime take the rest): 1 client is "
-                   f"latency-bound, {top} clients are CPU-bound.")
-    explained = {r["clients"]: r for r in rows if r.get("mode") == "serve+explain"}
-    local_explained = next((r for r in rows if r.get("mode") == "in-process+explain"), None)
-    if 1 in explained and local_explained:
-        out.append(f"Explanations (`explain: true`, top-10 with 3 reasons each): Serve p50 {explained[1]['p50_ms']:.1f} ms "
-                   f"vs {on[1]['p50_ms']:.1f} ms at 1 client ({explained[1]['p50_ms'] / on[1]['p50_ms']:.2f}x), "
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(((k, v) for k, v in cpu.get(("composed", 1), {}).items()
+                                                          if k not in ("layout", "clients")), key=lambda kv: -kv[1]))
+    out = [f"Serving at 1 client, p50: in-process {local['p50_ms']:.1f} ms, plain FastAPI app {plain['p50_ms']:.1f} ms, "
+           f"fused Serve layout {fused['p50_ms']:.1f} ms ({fused['p50_ms'] / plain['p50_ms']:.1f}x plain), composed "
+           f"graph {comp['p50_ms']:.1f} ms ({comp['p50_ms'] / plain['p50_ms']:.1f}x plain). CPU per request: "
+           f"{local['cpu_ms_per_request']:.1f} ms in-process, {plain['cpu_ms_per_request']:.1f} plain, "
+           f"{fused['cpu_ms_per_request']:.1f} fused, {comp['cpu_ms_per_request']:.1f} composed ({parts}). Each Serve "
+           f"hop costs a few ms of CPU on both ends (routing, Ray's task path, serialisation), more than the model's "
+           f"own work: the fused layout pays one hop (proxy → replica), the composed graph four."]
+    if ray_refs:
+        out.append(f"Stage transport: Serve's replica-to-replica gRPC (the default) against Ray object references: "
+                   f"p50 {comp['p50_ms']:.1f} vs {ray_refs['p50_ms']:.1f} ms, CPU per request "
+                   f"{comp['cpu_ms_per_request']:.1f} vs {ray_refs['cpu_ms_per_request']:.1f} ms at 1 client.")
+    direct = {layout: at.get((f"{layout}-direct", "recommend", 1)) for layout in ("fused", "composed")}
+    if all(direct.values()):
+        out.append(f"Direct ingress (Ray Serve's throughput-optimised mode: clients reach the entry replica's own port, "
+                   f"no proxy hop; `crossrec serve --direct-ingress`): fused p50 {direct['fused']['p50_ms']:.1f} ms "
+                   f"(was {fused['p50_ms']:.1f}), composed {direct['composed']['p50_ms']:.1f} ms (was "
+                   f"{comp['p50_ms']:.1f}, {direct['composed']['p50_ms'] / plain['p50_ms']:.1f}x plain); CPU per request "
+                   f"fused {direct['fused']['cpu_ms_per_request']:.1f} ms, composed "
+                   f"{direct['composed']['cpu_ms_per_request']:.1f} ms.")
+    top = serving.get("top_clients")
+    layouts = ("plain", "fused", "composed", "fused-direct", "composed-direct")
+    if top and all((layout, "recommend", top) in at for layout in layouts):
+        r = {layout: at[(layout, "recommend", top)] for layout in layouts}
+        out.append(f"Throughput at {top} clients: plain {r['plain']['rps']:.0f} req/s, fused {r['fused']['rps']:.0f}, "
+                   f"composed {r['composed']['rps']:.0f}; with direct ingress fused {r['fused-direct']['rps']:.0f} and "
+                   f"composed {r['composed-direct']['rps']:.0f} ({r['composed-direct']['rps'] / r['plain']['rps']:.1f}x "
+                   f"plain), at {r['composed-direct']['cpu_ms_per_request']:.1f} ms of CPU per request against "
+                   f"{r['plain']['cpu_ms_per_request']:.1f} for the plain app. `@serve.batch` runs one Encoder → Fusion "
+                   f"→ Ranker chain per batch, so the model and the hops are paid once per batch; behind the proxy, "
+                   f"the per-request HTTP relay (proxy, and the ASGI messages into the Ingress) is what stays per "
+                   f"request and caps it.")
+    explained, local_explained = at.get(("composed", "explain", 1)), at.get(("in-process", "explain", 1))
+    if explained and local_explained:
+        out.append(f"Explanations (`explain: true`, top-10 with 3 reasons each): composed p50 {explained['p50_ms']:.1f} ms "
+                   f"vs {comp['p50_ms']:.1f} ms at 1 client ({explained['p50_ms'] / comp['p50_ms']:.2f}x), "
                    f"{local_explained['p50_ms']:.1f} vs {local['p50_ms']:.1f} ms in-process "
                    f"({local_explained['p50_ms'] / local['p50_ms']:.2f}x): one extra Encoder call that runs the history's "
                    f"leave-one-out variants as one batch; requests without it take no extra step.")

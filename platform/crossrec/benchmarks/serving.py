@@ -66,22 +66,28 @@ def resolve(cfg: ServeBenchConfig) -> tuple[Path, str, int]:
     return bundle, target, cfg.port or free_port()
 
 
-def start(bundle: Path, port: int, **overrides) -> str:
-    """Deploy the app (embedded Ray unless this process already has one); returns the base URL once ready."""
+def wait_ready(url: str, timeout_s: float = 120, alive=lambda: True) -> None:
+    """Poll ``url``/ready until it answers 200 (RuntimeError after ``timeout_s`` or once ``alive()`` is False)."""
     import httpx
 
-    from crossrec.serve.app import run_local
-
-    url = run_local(bundle, port=port, blocking=False, **overrides)
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and alive():
         try:
             if httpx.get(f"{url}/ready", timeout=15).status_code == 200:
-                return url
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
     raise RuntimeError(f"{url}/ready never answered 200")
+
+
+def start(bundle: Path, port: int, **overrides) -> str:
+    """Deploy the app (embedded Ray unless this process already has one); returns the base URL once ready."""
+    from crossrec.serve.app import run_local
+
+    url = run_local(bundle, port=port, blocking=False, **overrides)
+    wait_ready(url)
+    return url
 
 
 def stop() -> None:

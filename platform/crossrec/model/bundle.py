@@ -8,6 +8,7 @@ Layout::
     targets/<T>/heads.safetensors        CrossRecModel state of target T
     targets/<T>/text_table.safetensors   (N+1, H) cached item text embeddings seen by T's model
     targets/<T>/popularity.safetensors   (N_T,) training popularity (cold-start fallback)
+    targets/<T>/ann.faiss, ann.json      optional ANN index of T's catalogue vectors (:func:`add_ann_indexes`)
     adapters/<T>/                        T's LoRA adapter (peft format, safetensors), when trained
 
 Loading needs no backbone: item text embeddings are cached. The backbone is only needed to embed *new*
@@ -17,10 +18,14 @@ items (``jobs/embed_items.py``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +41,11 @@ from crossrec.model.recommender import CrossRecModel
 from crossrec.utils.io import atomic_directory, atomic_write_json
 from crossrec.utils.tensors import load_tensors, save_tensors
 
+if TYPE_CHECKING:  # faiss-free at import: crossrec.model.ann is imported where an index is built or read
+    from crossrec.model.ann import AnnConfig, AnnIndex
+
 BUNDLE_FORMAT = 1
+ANN_FILE = "ann.faiss"
 
 
 @dataclass
@@ -48,6 +57,18 @@ class TargetModel:
     catalogue_vectors: torch.Tensor
     popularity: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
+    ann_file: Path | None = None  # targets/<T>/ann.faiss when the bundle has one (read on first use of .ann)
+
+    @cached_property
+    def ann(self) -> AnnIndex | None:
+        """ANN index over ``catalogue_vectors`` (re-scoring against them), None when the bundle has none.
+        Read on first access, which needs faiss (ConfigError naming the ``ann`` extra when missing): exact
+        scoring (evaluation, small catalogues) never loads it. Raises BundleError on a stale/corrupt index."""
+        if self.ann_file is None:
+            return None
+        from crossrec.model.ann import AnnIndex
+
+        return AnnIndex.load(self.ann_file, self.catalogue_vectors.detach().float().cpu().numpy())
 
     @property
     def catalogue(self) -> np.ndarray:
@@ -143,4 +164,50 @@ class ModelBundle:
         with torch.no_grad():
             vectors = model.catalogue_vectors()
         popularity = load_tensors(tdir / "popularity.safetensors")["popularity"].numpy()
-        return TargetModel(target, model, vectors, popularity, self.meta.get("metrics", {}).get(target, {}))
+        ann_file = tdir / ANN_FILE if (tdir / ANN_FILE).is_file() else None
+        return TargetModel(target, model, vectors, popularity, self.meta.get("metrics", {}).get(target, {}), ann_file)
+
+
+def add_ann_indexes(bundle_dir: str | Path, cfg: AnnConfig | None = None, targets: list[str] | None = None,
+                    min_items: int = 0, log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Build ``targets/<T>/ann.faiss`` (+ ``ann.json``) for each target (default: all) whose catalogue has at
+    least ``min_items`` items, record them under ``"ann"`` in bundle.json and re-write the manifest.
+
+    Atomic: the bundle is rebuilt in a temporary sibling (unchanged files hard-linked, not copied) that then
+    replaces ``bundle_dir``; a reader never sees a half-written bundle. Other targets' indexes are kept.
+    Returns ``{target: {config..., n_items, dim, normalize, build_s, index_bytes}}`` for the targets built.
+    """
+    from crossrec.model.ann import AnnConfig, AnnIndex
+
+    cfg, bundle_dir = cfg or AnnConfig(), Path(bundle_dir)
+    bundle = ModelBundle.load(bundle_dir, targets=[])  # verified
+    built: dict[str, dict[str, Any]] = {}
+    with atomic_directory(bundle_dir) as tmp:
+        shutil.copytree(bundle_dir, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
+        for target in targets or bundle.meta["targets"]:
+            tm = bundle.read_target(target)
+            vectors = tm.catalogue_vectors.detach().float().cpu().numpy()
+            if vectors.shape[0] < min_items:
+                log(f"[ann] {target}: {vectors.shape[0]} items < min_items {min_items}, skipped")
+                continue
+            start = time.perf_counter()
+            index = AnnIndex.build(vectors, cfg, normalize=tm.model.ranks_by_cosine)
+            build_s = time.perf_counter() - start
+            index.save(tmp / "targets" / target / ANN_FILE)
+            built[target] = {**cfg.model_dump(mode="json"), "n_items": index.n, "dim": index.dim,
+                             "normalize": index.normalize, "build_s": round(build_s, 3),
+                             "index_bytes": index.memory_bytes}
+            log(f"[ann] {target}: {cfg.kind} over {index.n} x {index.dim} items in {build_s:.1f} s, "
+                f"{index.memory_bytes / 2**20:.1f} MB")
+        meta = {**bundle.meta, "ann": {**bundle.meta.get("ann", {}), **built}}
+        atomic_write_json(tmp / "bundle.json", meta)
+        write_manifest(tmp, backbone_identity=bundle.manifest.get("backbone"))
+    return built
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link an unchanged bundle file into the new copy (files are replaced, never edited, in place)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)

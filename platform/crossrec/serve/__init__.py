@@ -1,10 +1,17 @@
-"""Ray Serve layer: plain inference classes (``inference``) wrapped by thin deployments (``deployments``)
-and composed by the typed builder ``crossrec.serve.app:build_app`` (the ``import_path`` of serve_configs/)."""
+"""Ray Serve layer: plain stages (``stages`` over ``inference``) exchanging typed messages (``messages``), one
+request path (``pipeline``) behind one HTTP API (``http``), thin replicas (``deployments``) and the typed builder
+``crossrec.serve.app:build_app`` (the ``import_path`` of serve_configs/), composed or fused."""
 
 from crossrec.utils.lazy import lazy_exports
 
 _EXPORTS = {
-    "RecommendationService": "crossrec.serve.inference",
+    "RecommendationService": "crossrec.serve.pipeline",
+    "Pipeline": "crossrec.serve.pipeline",
+    "HttpFrontend": "crossrec.serve.http",
+    "plain_app": "crossrec.serve.http",
+    "EncoderStage": "crossrec.serve.stages",
+    "FusionStage": "crossrec.serve.stages",
+    "RankerStage": "crossrec.serve.stages",
     "RequestError": "crossrec.serve.inference",
     "BatchRequest": "crossrec.serve.schemas",
     "BatchResponse": "crossrec.serve.schemas",

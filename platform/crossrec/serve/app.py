@@ -1,7 +1,9 @@
 """Typed application builder: ``import_path: crossrec.serve.app:build_app`` in serve_configs/*.yaml.
 
-``build_app(args)`` validates :class:`ServeAppConfig` first, then binds Ingress → Encoder → Fusion → Ranker with
-per-deployment defaults that the YAML's ``deployments:`` section can override (autoscaling, resources).
+``build_app(args)`` validates :class:`ServeAppConfig` first, then applies ``serve.deployment`` to the replica
+classes of :mod:`crossrec.serve.deployments` (the only place it is applied) with ``DEPLOYMENT_DEFAULTS``, which
+the YAML's ``deployments:`` section overrides field by field (autoscaling, resources), and binds the stages by
+keyword: Ingress → Encoder → Fusion → Ranker (``layout: composed``) or one ``Service`` (``layout: fused``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -18,7 +20,10 @@ from crossrec.config import StrictModel
 
 class ServeAppConfig(StrictModel):
     bundle: str = Field(..., description="Model bundle directory (see `crossrec train`).")
-    device: str = Field("cpu", description="Device of the Encoder/Fusion/Ranker replicas (cpu | cuda).")
+    layout: Literal["composed", "fused"] = Field(
+        "composed", description="composed: Ingress → Encoder → Fusion → Ranker deployments, each scaling on its "
+                                "own; fused: one deployment running the whole pipeline (small services).")
+    device: str = Field("cpu", description="Device of the model stages (cpu | cuda).")
     preload: list[str] | None = Field(None, description="Targets the Ranker loads at start (default: all).")
     max_history: int = Field(200, gt=0, le=10_000, description="History items accepted per request.")
     max_body_bytes: int = Field(1_000_000, gt=0, description="Larger request bodies get HTTP 413.")
@@ -27,6 +32,13 @@ class ServeAppConfig(StrictModel):
     max_batch_size: int = Field(32, ge=1, le=1024, description="Largest @serve.batch batch.")
     batch_wait_timeout_s: float = Field(0.001, ge=0, le=1, description="How long a batch waits to fill.")
     torch_threads: int = Field(1, ge=1, le=64, description="torch intra-op threads per replica.")
+    ann_min_items: int | None = Field(
+        250_000, ge=1, description="Rank a target by its ANN index (built by `python jobs/build_ann.py`) when its "
+                                   "catalogue has at least this many items and the bundle holds one; exact below "
+                                   "(and always, when null). Seen-item exclusion stays exact.")
+    stage_transport: Literal["grpc", "ray"] = Field(
+        "grpc", description="How the composed graph's Ingress reaches its stages: grpc (Serve's replica-to-replica "
+                            "gRPC, messages pickled) or ray (Ray object references).")
 
 
 # Serve settings for every replica (env of its worker process): user code runs on the replica's event loop
@@ -50,48 +62,90 @@ def export_serve_env() -> None:
     for key, value in {**SERVE_ENV, **CONTROLLER_ENV}.items():
         os.environ.setdefault(key, value)
 
-# Per-deployment defaults for one 2-core machine (serve_configs/*.yaml override them field by field).
+
+# The one source of per-deployment defaults, for one 2-core machine; serve_configs/*.yaml's ``deployments:``
+# override them field by field (and only list what differs: tests/test_repo_yaml.py checks).
 # max_ongoing_requests well above Serve's default of 5: one replica each must absorb 64 clients without
-# the router's back-off; a quarter CPU each so the graph fits beside the Ray runtime.
-# Health checks every 2 s (Serve's default is 10 s) so a crashed replica is replaced within seconds.
+# the router's back-off; a quarter CPU each so the graph fits beside the Ray runtime. Health checks every
+# 2 s (Serve's default is 10 s) so a crashed replica is replaced within seconds.
 _HEALTH = {"health_check_period_s": 2, "health_check_timeout_s": 10}
-DEPLOYMENT_DEFAULTS = {
-    "Ingress": {"max_ongoing_requests": 256, **_HEALTH},
-    "Encoder": {"max_ongoing_requests": 64, **_HEALTH},
-    "Fusion": {"max_ongoing_requests": 64, **_HEALTH},
-    "Ranker": {"max_ongoing_requests": 64, **_HEALTH},
+_QUARTER_CPU = {"num_cpus": 0.25}
+DEPLOYMENT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Ingress": {"max_ongoing_requests": 256, "ray_actor_options": _QUARTER_CPU, **_HEALTH},
+    "Encoder": {"max_ongoing_requests": 64, "ray_actor_options": _QUARTER_CPU, **_HEALTH},
+    "Fusion": {"max_ongoing_requests": 64, "ray_actor_options": _QUARTER_CPU, **_HEALTH},
+    "Ranker": {"max_ongoing_requests": 64, "ray_actor_options": _QUARTER_CPU, **_HEALTH},
+    "Service": {"max_ongoing_requests": 256, "ray_actor_options": {"num_cpus": 1}, **_HEALTH},
 }
+LAYOUT_DEPLOYMENTS = {"composed": ("Ingress", "Encoder", "Fusion", "Ranker"), "fused": ("Service",)}
+
+
+def deployment(cls: type, name: str, ingress: bool = False):
+    """``serve.deployment`` of replica class ``cls`` named ``name``, with DEPLOYMENT_DEFAULTS[name] (the access
+    log only on the HTTP entry; SERVE_ENV in every replica's worker)."""
+    from ray import serve
+
+    opts = DEPLOYMENT_DEFAULTS[name]
+    actor = {**opts["ray_actor_options"], "runtime_env": {"env_vars": SERVE_ENV}}
+    return serve.deployment(serve.ingress()(cls) if ingress else cls, name=name).options(
+        **{**opts, "ray_actor_options": actor}, logging_config={"enable_access_log": ingress})
 
 
 def build_app(args: dict[str, Any] | ServeAppConfig):
-    """The composed Serve application for ``args`` (what ``serve run`` / ``serve deploy`` call)."""
+    """The Serve application for ``args`` (what ``serve run`` / ``serve deploy`` call): the composed graph, or
+    with ``layout: fused`` one deployment running the whole pipeline. Stages are bound by keyword."""
     from crossrec.errors import ConfigError
-    from crossrec.serve.deployments import Encoder, Fusion, Ingress, Ranker
+    from crossrec.serve.deployments import (
+        EncoderReplica,
+        FusedReplica,
+        FusionReplica,
+        IngressReplica,
+        RankerReplica,
+    )
 
     args = ServeAppConfig.from_dict(args, source="serve application args")
     if not (Path(args.bundle) / "bundle.json").is_file():
         raise ConfigError(f"args.bundle: {args.bundle!r} is not a crossrec bundle directory")
-    def opts(name: str) -> dict[str, Any]:
-        return {**DEPLOYMENT_DEFAULTS[name], "logging_config": {"enable_access_log": name == "Ingress"},
-                "ray_actor_options": {"num_cpus": 0.25, "runtime_env": {"env_vars": SERVE_ENV}}}
+    common = {"bundle": args.bundle, "threads": args.torch_threads}
+    http = {"max_history": args.max_history, "max_body_bytes": args.max_body_bytes, "batching": args.batching,
+            "max_batch_size": args.max_batch_size, "batch_wait_timeout_s": args.batch_wait_timeout_s}
+    if args.layout == "fused":
+        return deployment(FusedReplica, "Service", ingress=True).bind(device=args.device,
+                                                                      ann_min_items=args.ann_min_items, **common, **http)
+    return deployment(IngressReplica, "Ingress", ingress=True).bind(
+        encoder=deployment(EncoderReplica, "Encoder").bind(device=args.device, **common),
+        fusion=deployment(FusionReplica, "Fusion").bind(device=args.device, **common),
+        ranker=deployment(RankerReplica, "Ranker").bind(device=args.device, preload=args.preload,
+                                                        ann_min_items=args.ann_min_items, **common),
+        transport=args.stage_transport, **common, **http)
 
-    threads = args.torch_threads
-    encoder = Encoder.options(**opts("Encoder")).bind(args.bundle, args.device, threads)
-    fusion = Fusion.options(**opts("Fusion")).bind(args.bundle, args.device, threads)
-    ranker = Ranker.options(**opts("Ranker")).bind(args.bundle, args.device, threads, args.preload)
-    return Ingress.options(**opts("Ingress")).bind(
-        encoder, fusion, ranker, args.bundle, args.max_history, args.max_body_bytes, args.batching, threads,
-        args.max_batch_size, args.batch_wait_timeout_s)
+
+def direct_ingress_env(port: int) -> dict[str, str]:
+    """Process environment for Ray Serve's throughput-optimised mode with *direct ingress*: the HTTP entry
+    replica (Ingress, or the fused Service) listens on its own port, from ``port + 1`` up, so a client (or a load
+    balancer, e.g. Ray's HAProxy mode) skips the proxy hop; also gRPC between replicas and a frozen GC after
+    start. Read when Ray's processes start: set it before ``ray.init`` / ``ray start``."""
+    return {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(port + 1),
+            "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(port + 100)}
 
 
 def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, metrics_port: int | None = None,
-              **kwargs: Any) -> str:
-    """Start Ray (embedded) and Serve on ``port`` with the app for ``bundle``; returns the base URL. The
-    service metrics (:mod:`crossrec.serve.metrics`) are on ``http://127.0.0.1:<metrics_port>/metrics``."""
+              direct_ingress: bool = False, **kwargs: Any) -> str:
+    """Start Ray (embedded) and Serve on ``port`` with the app for ``bundle``; returns the base URL (the
+    proxy's; with ``direct_ingress`` the entry replica's own, see :func:`direct_ingress_env`). The service
+    metrics (:mod:`crossrec.serve.metrics`) are on ``http://127.0.0.1:<metrics_port>/metrics``."""
     import ray
-    from ray import serve
+
+    from crossrec.errors import ConfigError
 
     export_serve_env()
+    if direct_ingress:
+        env = direct_ingress_env(port)
+        if ray.is_initialized() and any(os.environ.get(k) != v for k, v in env.items()):
+            raise ConfigError("direct_ingress: Ray is already running without it; it must be set before Ray starts")
+        os.environ.update(env)
+    from ray import serve
+
     if not ray.is_initialized():
         extra = {"_metrics_export_port": metrics_port} if metrics_port else {}
         ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
@@ -101,6 +155,12 @@ def run_local(bundle: str | Path, port: int = 8000, blocking: bool = True, metri
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"bundle": str(bundle), **kwargs}), name="crossrec", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
+    if direct_ingress:
+        from crossrec.serve.processes import direct_ingress_urls
+
+        direct = direct_ingress_urls(port + 1, port + 100)
+        print(f"direct ingress (no proxy hop): {', '.join(direct)}", flush=True)
+        url = direct[0]
     print(f"crossrec serving {bundle} at {url}  (docs: {url}/docs)", flush=True)
     if blocking:
         try:

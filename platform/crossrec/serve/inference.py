@@ -1,9 +1,12 @@
-"""Serving logic as plain classes (no Ray): tests and the in-process benchmark use them directly; the
-Serve deployments in :mod:`crossrec.serve.deployments` are thin wrappers.
+"""Serving logic as plain functions and classes (no Ray): the catalogue, history resolution, per-target heads,
+and the compute of each stage on typed messages (:mod:`crossrec.serve.messages`).
 
-    RecommendRequest ─► HistoryResolver ─► HistoryEncoder (target heads, per-domain LRU) ─► Interests
-                     ─► InterestFusion ─► user vector ─► CatalogueRanker (top-k, seen excluded)
-                     └─ empty / all-unknown history ─► CatalogueRanker.popular (cold_start = True)
+    RecommendRequest ─► HistoryResolver ─► ResolvedHistory ─► HistoryBatch
+      ─► encode_batch (target heads) ─► InterestBatch ─► fuse_batch ─► QueryBatch
+      ─► rank_batch (top-k, seen excluded; popularity for cold rows) ─► RankedBatch
+
+The stages (:mod:`crossrec.serve.stages`) wrap these per replica; the request path around them is
+:class:`crossrec.serve.pipeline.Pipeline`.
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ import torch
 
 from crossrec.data.history import left_pad
 from crossrec.errors import ModelInputError
-from crossrec.eval.explanations import reason_records
 from crossrec.model.bundle import ModelBundle, TargetModel
 from crossrec.model.explain import explain_items
 from crossrec.model.ranker import Ranker
-from crossrec.serve.schemas import Reason, RecommendRequest, RecommendResponse, ScoredItem
+from crossrec.serve.messages import (
+    HistoryBatch,
+    InterestBatch,
+    QueryBatch,
+    RankedBatch,
+    RankPlan,
+    StaleBundleError,
+)
+from crossrec.serve.schemas import RecommendRequest
 
-
-class StaleBundleError(RuntimeError):
-    """A replica holds another bundle version than the request expects (rolling update): HTTP 503, retry."""
+__all__ = ["StaleBundleError"]  # re-exported: raised by stages, mapped to HTTP 503 by the frontend
 
 
 class RequestError(ModelInputError):
@@ -120,174 +128,92 @@ class TargetHeadsCache:
 
 
 @torch.no_grad()
-def encode_histories(heads: TargetModel, histories: list[ResolvedHistory]) -> dict[str, np.ndarray]:
-    """Histories -> {"source", "target", "hidden": (B, D), "domain": (D,), "has_target": (B,) bool} at the last
-    position (``hidden``: the sequence encoder's output, for the ranking query's next-item term)."""
+def encode_batch(heads: TargetModel, batch: HistoryBatch) -> InterestBatch:
+    """Histories (B, L) → the interests at the last position (``hidden``: the sequence encoder's output, for
+    the ranking query's next-item term). Only the model's last ``history_window`` items are read."""
     model = heads.model
-    items, domains = left_pad([(h.items, h.domains) for h in histories], model.history_window)
-    interests = model.encode_interests(torch.from_numpy(items), torch.from_numpy(domains)).last()
-    return {"source": interests.source[:, 0].numpy(), "target": interests.target[:, 0].numpy(),
-            "domain": interests.domain.reshape(-1).numpy(), "has_target": interests.has_target[:, 0].numpy(),
-            "hidden": interests.hidden[:, 0].numpy()}
+    window = model.history_window  # None: the whole history (a target-only model picks its items itself)
+    items, domains = batch.items, batch.domains
+    if window is not None and items.shape[1] != window:  # exactly the window, as in evaluation
+        items, domains = left_pad(batch.rows(), window)
+    interests = model.encode_interests(torch.from_numpy(np.ascontiguousarray(items)),
+                                       torch.from_numpy(np.ascontiguousarray(domains))).last()
+    return InterestBatch(batch.version, batch.target, source=interests.source[:, 0].numpy(),
+                         target_interest=interests.target[:, 0].numpy(), hidden=interests.hidden[:, 0].numpy(),
+                         domain=interests.domain.reshape(-1).numpy(), has_target=interests.has_target[:, 0].numpy())
+
+
+@torch.no_grad()
+def fuse_batch(heads: TargetModel, interests: InterestBatch) -> QueryBatch:
+    """Interests → ranking queries (B, D) (see ``CrossRecModel.query``)."""
+    from crossrec.model.recommender import Interests
+
+    has = torch.from_numpy(np.asarray(interests.has_target)).bool()
+    fused = heads.model.fuse(Interests(torch.from_numpy(interests.source), torch.from_numpy(interests.target_interest),
+                                       torch.from_numpy(interests.domain).view(1, -1), has, has))
+    return QueryBatch(interests.version, interests.target,
+                      heads.model.query(fused, torch.from_numpy(interests.hidden)).numpy())
+
+
+def _seen_columns(heads: TargetModel, items: np.ndarray) -> np.ndarray:
+    """Catalogue columns of the target items among ``items`` (item indices of any domain)."""
+    catalogue = heads.catalogue
+    pos = np.minimum(np.searchsorted(catalogue, items), len(catalogue) - 1)
+    return np.unique(pos[catalogue[pos] == items])
+
+
+def rank_batch(heads: TargetModel, plan: RankPlan, queries: QueryBatch | None, chunk_size: int | None = 65536,
+               ann_min_items: int | None = None) -> RankedBatch:
+    """Top ``plan.k`` per row, seen items excluded: warm rows by their query (in order), cold rows by
+    training popularity. items/scores (B, k), -1 / -inf padding.
+
+    Exact scoring unless the target's catalogue has at least ``ann_min_items`` items and the bundle holds an
+    ANN index for it (:mod:`crossrec.model.ann`): then the index proposes candidates, which are re-scored
+    exactly; seen-item exclusion stays exact either way."""
+    catalogue = heads.catalogue
+    k = min(plan.k, len(catalogue))
+    out_items = np.full((len(plan), k), -1, dtype=np.int64)
+    out_scores = np.full((len(plan), k), -np.inf, dtype=np.float32)
+    warm = np.flatnonzero(~plan.cold)
+    if warm.size:
+        if queries is None or len(queries.queries) != warm.size:
+            raise ValueError(f"rank_batch: {warm.size} warm rows but {0 if queries is None else len(queries.queries)} queries")
+        model = heads.model
+        exclude = [_seen_columns(heads, plan.seen(b)) for b in warm]
+        temperature = model.cfg.fusion.temperature
+        if ann_min_items is not None and len(catalogue) >= ann_min_items and heads.ann is not None:
+            scores, cols = heads.ann.search(queries.queries, k, exclude, temperature)
+        else:
+            ranker = Ranker(normalize=model.ranks_by_cosine, temperature=temperature, chunk_size=chunk_size)
+            scores, cols = ranker.topk(torch.from_numpy(queries.queries), heads.catalogue_vectors, k, exclude)
+            cols, scores = cols.numpy(), scores.numpy()
+        out_items[warm, : cols.shape[1]] = np.where(cols >= 0, catalogue[np.maximum(cols, 0)], -1)
+        out_scores[warm, : cols.shape[1]] = scores
+    if not plan.cold.any():
+        return RankedBatch(plan.version, plan.target, out_items, out_scores)
+    order = np.argsort(-heads.popularity, kind="stable")
+    for b in np.flatnonzero(plan.cold):
+        cols = order[~np.isin(order, _seen_columns(heads, plan.seen(b)))][:k] if len(plan.seen(b)) else order[:k]
+        out_items[b, : len(cols)] = catalogue[cols]
+        out_scores[b, : len(cols)] = heads.popularity[cols]
+    return RankedBatch(plan.version, plan.target, out_items, out_scores)
 
 
 EXPLAIN_MAX_HISTORY = 64  # history positions an explanation considers (the latest ones)
 
 
 @torch.no_grad()
-def explain_rankings(heads: TargetModel, histories: list[ResolvedHistory], ranked: list[list[tuple[int, float]]],
-                     n: list[int]) -> list[list[list[tuple[int, float]]]]:
-    """Per row, per ranked item: up to ``n[row]`` (history item index, weight) pairs, strongest first
+def explain_batch(heads: TargetModel, batch: HistoryBatch, ranked: list[list[int]],
+                  n: list[int]) -> list[list[list[tuple[int, float]]]]:
+    """Per row, per ranked item index: up to ``n[row]`` (history item index, weight) pairs, strongest first
     (exact leave-one-out, :func:`crossrec.model.explain.leave_one_out`, one batched forward per row)."""
     model = heads.model
     window = min(EXPLAIN_MAX_HISTORY, model.cfg.tower.max_len)
     out = []
-    for hist, items, k in zip(histories, ranked, n, strict=True):
-        if not items or hist.empty:
-            out.append([[] for _ in items])
+    for (items, domains), ranked_items, k in zip(batch.rows(), ranked, n, strict=True):
+        if not ranked_items or items.size == 0:
+            out.append([[] for _ in ranked_items])
             continue
-        cols = model.catalogue_position[torch.as_tensor([i for i, _ in items])]
-        out.append(explain_items(model, hist.items, hist.domains, heads.catalogue_vectors[cols], k, window))
+        cols = model.catalogue_position[torch.as_tensor(ranked_items)]
+        out.append(explain_items(model, items, domains, heads.catalogue_vectors[cols], k, window))
     return out
-
-
-@torch.no_grad()
-def fuse_interests(heads: TargetModel, interests: dict[str, np.ndarray]) -> np.ndarray:
-    """Interest vectors (from :func:`encode_histories`) -> ranking queries (B, D) (see ``CrossRecModel.query``)."""
-    from crossrec.model.recommender import Interests
-
-    t = {k: torch.from_numpy(np.asarray(v)) for k, v in interests.items()}
-    has = t["has_target"].bool()
-    fused = heads.model.fuse(Interests(t["source"], t["target"], t["domain"].view(1, -1), has, has))
-    return heads.model.query(fused, t["hidden"]).numpy()
-
-
-class HistoryEncoder:
-    """User histories → interest vectors (transferred source, target, domain) with the target's heads."""
-
-    def __init__(self, heads: TargetHeadsCache) -> None:
-        self.heads = heads
-
-    def encode(self, target: str, histories: list[ResolvedHistory]) -> dict[str, np.ndarray]:
-        return encode_histories(self.heads.get(target), histories)
-
-
-class InterestFusion:
-    """Interest vectors → fused user vectors (B, D) with the target's fusion module."""
-
-    def __init__(self, heads: TargetHeadsCache) -> None:
-        self.heads = heads
-
-    def fuse(self, target: str, interests: dict[str, np.ndarray]) -> np.ndarray:
-        return fuse_interests(self.heads.get(target), interests)
-
-
-class CatalogueRanker:
-    """Top-k over each target's item matrix, seen items excluded; popularity for cold starts."""
-
-    def __init__(self, catalog: BundleCatalog, heads: TargetHeadsCache, chunk_size: int | None = 65536) -> None:
-        self.catalog = catalog
-        self.heads = heads
-        self.chunk_size = chunk_size
-
-    def _seen_columns(self, heads: TargetModel, history: ResolvedHistory) -> np.ndarray:
-        pos = np.searchsorted(heads.catalogue, history.items)
-        pos = np.minimum(pos, len(heads.catalogue) - 1)
-        return np.unique(pos[heads.catalogue[pos] == history.items])
-
-    def rank(self, target: str, users: np.ndarray, histories: list[ResolvedHistory], k: int,
-             exclude_seen: list[bool]) -> list[list[tuple[int, float]]]:
-        """users (B, D) -> per row [(item index, score)] best first."""
-        heads = self.heads.get(target)
-        ranker = Ranker(normalize=heads.model.ranks_by_cosine, temperature=heads.model.cfg.fusion.temperature, chunk_size=self.chunk_size)
-        exclude = [self._seen_columns(heads, h) if ex else np.zeros(0, dtype=np.int64)
-                   for h, ex in zip(histories, exclude_seen, strict=True)]
-        scores, cols = ranker.topk(torch.as_tensor(users), heads.catalogue_vectors, k, exclude)
-        return [[(int(heads.catalogue[c]), float(s)) for c, s in zip(cr.tolist(), sr.tolist(), strict=True) if c >= 0]
-                for cr, sr in zip(cols, scores, strict=True)]
-
-    def popular(self, target: str, history: ResolvedHistory, k: int, exclude_seen: bool) -> list[tuple[int, float]]:
-        heads = self.heads.get(target)
-        order = np.argsort(-heads.popularity, kind="stable")
-        if exclude_seen and history.items.size:
-            order = order[~np.isin(order, self._seen_columns(heads, history))]
-        return [(int(heads.catalogue[c]), float(heads.popularity[c])) for c in order[:k]]
-
-    def sizes(self) -> dict[str, int]:
-        return {d: int(len(self.catalog.index.domain_items(d))) for d in self.catalog.index.domains}
-
-
-class RecommendationService:
-    """The whole request path in-process: what the Serve graph computes, minus Serve."""
-
-    def __init__(self, bundle_path: str | Path, device: str = "cpu", max_history: int = 200,
-                 cache_capacity: int = 8) -> None:
-        self.catalog = BundleCatalog(bundle_path, device)
-        self.heads = TargetHeadsCache(self.catalog, cache_capacity)
-        self.resolver = HistoryResolver(self.catalog, max_len=max_history)
-        self.encoder = HistoryEncoder(self.heads)
-        self.fusion = InterestFusion(self.heads)
-        self.ranker = CatalogueRanker(self.catalog, self.heads)
-
-    def preload(self, targets: list[str]) -> None:
-        for t in targets:
-            self.heads.get(t)
-
-    def recommend_many(self, requests: list[RecommendRequest]) -> list[RecommendResponse]:
-        out: list[RecommendResponse | None] = [None] * len(requests)
-        by_target: dict[str, list[int]] = {}
-        resolved = []
-        for i, req in enumerate(requests):
-            self.catalog.check_target(req.target_domain)
-            resolved.append(self.resolver.resolve(req))
-            by_target.setdefault(req.target_domain, []).append(i)
-        for target, rows in by_target.items():
-            warm = [i for i in rows if not resolved[i].empty]
-            if warm:
-                hist = [resolved[i] for i in warm]
-                users = self.fusion.fuse(target, self.encoder.encode(target, hist))
-                ranked = self.ranker.rank(target, users, hist, max(requests[i].k for i in warm),
-                                          [requests[i].exclude_seen for i in warm])
-                ranked = [items[: requests[i].k] for i, items in zip(warm, ranked, strict=True)]
-                asked = [j for j, i in enumerate(warm) if requests[i].explain]
-                reasons: dict[int, list] = {}
-                if asked:
-                    found = explain_rankings(self.heads.get(target), [hist[j] for j in asked],
-                                             [ranked[j] for j in asked], [requests[warm[j]].explain_n for j in asked])
-                    reasons = {warm[j]: r for j, r in zip(asked, found, strict=True)}
-                for i, items in zip(warm, ranked, strict=True):
-                    out[i] = self.respond(requests[i], resolved[i], items, cold=False, reasons=reasons.get(i))
-            for i in rows:
-                if resolved[i].empty:
-                    items = self.ranker.popular(target, resolved[i], requests[i].k, requests[i].exclude_seen)
-                    out[i] = self.respond(requests[i], resolved[i], items, cold=True)
-        return out  # type: ignore[return-value]
-
-    def recommend(self, request: RecommendRequest) -> RecommendResponse:
-        return self.recommend_many([request])[0]
-
-    def respond(self, req: RecommendRequest, hist: ResolvedHistory, items: list[tuple[int, float]],
-                cold: bool, reasons: list[list[tuple[int, float]]] | None = None) -> RecommendResponse:
-        return build_response(self.catalog, req, hist, items, cold, reasons)
-
-
-def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: ResolvedHistory,
-                   items: list[tuple[int, float]], cold: bool,
-                   reasons: list[list[tuple[int, float]]] | None = None) -> RecommendResponse:
-    """The API response for ranked ``(item index, score)`` pairs; ``reasons`` per item (history item index,
-    weight) when the request asked for explanations (a cold start has none: ``because`` is [])."""
-    index = catalog.index
-    if req.explain and reasons is None:
-        reasons = [[] for _ in items]
-
-    def because(r: int) -> list[Reason] | None:
-        if reasons is None:
-            return None
-        return [Reason(**record) for record in reason_records(index, reasons[r])]
-
-    return RecommendResponse(
-        user_id=req.user_id, target_domain=req.target_domain, model_version=catalog.version,
-        cold_start=cold, unknown_items=hist.unknown,
-        items=[ScoredItem(item_id=str(index.item_ids[i]), text=str(index.texts[i]), score=s, because=because(r))
-               for r, (i, s) in enumerate(items)],
-    )

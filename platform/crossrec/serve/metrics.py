@@ -22,7 +22,7 @@ from contextlib import contextmanager
 LATENCY_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 BATCH_SIZES = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
-__all__ = ["ServeMetrics"]
+__all__ = ["NullMetrics", "ServeMetrics"]
 
 
 class ServeMetrics:
@@ -69,3 +69,17 @@ class ServeMetrics:
 
     def batch(self, stage: str, rows: int) -> None:
         self.batch_size.observe(rows, tags={"stage": stage})
+
+
+class NullMetrics:
+    """The :class:`ServeMetrics` interface doing nothing: stages and the pipeline outside Serve (tests, the
+    in-process path, the plain FastAPI app)."""
+
+    def request(self, *args, **kwargs) -> None:
+        pass
+
+    @contextmanager
+    def timed(self, *args, **kwargs) -> Iterator[None]:
+        yield
+
+    stage = history = batch = request

@@ -59,3 +59,29 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def direct_ingress_urls(low: int, high: int, app: str = "crossrec", timeout_s: float = 30) -> list[str]:
+    """``http://127.0.0.1:<port>`` of each HTTP entry replica (Ingress or fused Service) of ``app`` listening
+    directly in ``[low, high]`` (Serve's direct ingress), waiting up to ``timeout_s`` for them to listen."""
+    import time
+
+    import psutil
+
+    deadline = time.time() + timeout_s
+    while True:
+        ports = []
+        for proc in serve_processes(app):
+            if proc.role not in ("Ingress", "Service"):
+                continue
+            try:
+                conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            ports += [c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and low <= c.laddr.port <= high]
+        if ports or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    if not ports:
+        raise RuntimeError(f"no entry replica of {app!r} listens on a port in [{low}, {high}] (direct ingress)")
+    return [f"http://127.0.0.1:{p}" for p in sorted(set(ports))]

@@ -1,0 +1,124 @@
+"""Typed messages between the serving stages (plain dataclasses of NumPy arrays; no Ray, no torch).
+
+One message per stage call and per batch of rows of one target, carrying the bundle version it was made for
+(a stage holding another version refuses it: :class:`StaleBundleError`, HTTP 503, retry)::
+
+    Ingress ─ HistoryBatch ─► Encoder ─ InterestBatch ─► Fusion ─ QueryBatch ─┐
+    Ingress ─ RankPlan (seen items, k, cold rows) ───────────────────────────► Ranker ─ RankedBatch ─► Ingress
+
+Arrays are packed (one (B, L) matrix, one flat seen-item array with offsets) rather than lists of per-row
+objects: they pickle as a few buffers, whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossrec.data.history import left_pad
+
+
+class StaleBundleError(RuntimeError):
+    """A replica holds another bundle version than the request expects (rolling update): HTTP 503, retry."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """What every message carries: the bundle version it was made for and its target domain."""
+
+    version: str
+    target: str
+
+    def check(self, version: str | None, stage: str) -> None:
+        """Raise :class:`StaleBundleError` unless this message was made for ``version``."""
+        if self.version != version:
+            raise StaleBundleError(f"{stage} replica serves bundle {version!r}, the request expects {self.version!r}")
+
+
+@dataclass(frozen=True)
+class HistoryBatch(Message):
+    """B users' known history items, most recent last: items/domains (B, L) int64, left-padded with 0.
+    Rows with an empty history are not sent (they are cold starts, ranked by popularity)."""
+
+    items: np.ndarray
+    domains: np.ndarray
+
+    @classmethod
+    def pack(cls, version: str, target: str, histories: Sequence[tuple[np.ndarray, np.ndarray]]) -> HistoryBatch:
+        """From per-row (items (L_b,), domains (L_b,)) pairs."""
+        items, domains = left_pad(histories)
+        return cls(version, target, items, domains)
+
+    def rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per row (items (L_b,), domains (L_b,)) without padding."""
+        return [(i[i > 0], d[i > 0]) for i, d in zip(self.items, self.domains, strict=True)]
+
+    def select(self, rows: Sequence[int]) -> HistoryBatch:
+        return HistoryBatch(self.version, self.target, self.items[list(rows)], self.domains[list(rows)])
+
+    def __len__(self) -> int:
+        return int(self.items.shape[0])
+
+
+@dataclass(frozen=True)
+class InterestBatch(Message):
+    """The Encoder's output at the last history position: source / target_interest / hidden (B, D) float32,
+    domain (D,) the target domain's embedding, has_target (B,) bool (the row has target-domain history)."""
+
+    source: np.ndarray
+    target_interest: np.ndarray
+    hidden: np.ndarray
+    domain: np.ndarray
+    has_target: np.ndarray
+
+
+@dataclass(frozen=True)
+class QueryBatch(Message):
+    """The Fusion's output: ranking queries (B, D) float32, one per warm row."""
+
+    queries: np.ndarray
+
+
+@dataclass(frozen=True)
+class RankPlan(Message):
+    """What the Ranker needs besides the queries, for all B rows of one target (warm and cold).
+
+    k: items per row (the largest any row asked for); cold (B,) bool: rows answered by popularity, in order
+    (warm rows take the queries in order); seen_items (S,) int64 with seen_offsets (B + 1,): row b's
+    target-domain history items to exclude are ``seen_items[seen_offsets[b]:seen_offsets[b + 1]]`` (none when
+    the request set ``exclude_seen: false``)."""
+
+    k: int
+    cold: np.ndarray
+    seen_items: np.ndarray
+    seen_offsets: np.ndarray
+
+    @classmethod
+    def build(cls, version: str, target: str, k: int, cold: Sequence[bool],
+              seen: Sequence[np.ndarray]) -> RankPlan:
+        sizes = np.fromiter((len(s) for s in seen), dtype=np.int64, count=len(seen))
+        flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in seen]) if len(seen) else np.zeros(0, np.int64)
+        return cls(version, target, int(k), np.asarray(cold, dtype=bool), flat,
+                   np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+
+    def seen(self, row: int) -> np.ndarray:
+        return self.seen_items[self.seen_offsets[row] : self.seen_offsets[row + 1]]
+
+    def __len__(self) -> int:
+        return int(self.cold.shape[0])
+
+
+@dataclass(frozen=True)
+class RankedBatch(Message):
+    """The Ranker's answer for the B rows of a :class:`RankPlan`: items (B, k) int64 item indices, best first
+    (-1 pads a row with fewer allowed items), scores (B, k) float32 (popularity for cold rows)."""
+
+    items: np.ndarray
+    scores: np.ndarray
+
+    def row(self, b: int, k: int) -> list[tuple[int, float]]:
+        """Row ``b``'s first ``k`` (item index, score) pairs, padding dropped."""
+        return [(int(i), float(s)) for i, s in zip(self.items[b, :k].tolist(), self.scores[b, :k].tolist(),
+                                                    strict=True) if i >= 0]
