@@ -1,7 +1,7 @@
 """Write top-k recommendations for every user of a dataset to Parquet.
 
     python jobs/batch_recommend.py --config C
-    ray job submit --working-dir . -- python jobs/batch_recommend.py --config C
+    ray job submit --working-dir . --runtime-env jobs/runtime_env.yaml -- python jobs/batch_recommend.py --config C
 """
 
 import sys

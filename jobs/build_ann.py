@@ -1,7 +1,7 @@
 """Add an approximate top-k (ANN) index per target to a bundle (needs faiss: pip install 'crossrec[ann]').
 
     python jobs/build_ann.py BUNDLE [--target T ...] [--min-items N] [--kind ivf|hnsw] [--nprobe 64] ...
-    ray job submit --working-dir . -- python jobs/build_ann.py runs/demo/bundle --min-items 100000
+    ray job submit --working-dir . --runtime-env jobs/runtime_env.yaml -- python jobs/build_ann.py runs/demo/bundle --min-items 100000
 
 Every field of crossrec.model.ann.AnnConfig is a flag (unset: its default). The bundle is rewritten
 atomically with targets/<T>/ann.faiss + ann.json and a new manifest; one summary line per target.

@@ -1,7 +1,7 @@
 """Embed (or refresh) item text embeddings with each domain's adapter.
 
     python jobs/embed_items.py --config C
-    ray job submit --working-dir . -- python jobs/embed_items.py --config C
+    ray job submit --working-dir . --runtime-env jobs/runtime_env.yaml -- python jobs/embed_items.py --config C
 """
 
 import sys

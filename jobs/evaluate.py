@@ -1,7 +1,7 @@
 """Evaluate a bundle on the benchmark split (metrics JSON + per-user top-k JSONL).
 
     python jobs/evaluate.py --config C
-    ray job submit --working-dir . -- python jobs/evaluate.py --config C
+    ray job submit --working-dir . --runtime-env jobs/runtime_env.yaml -- python jobs/evaluate.py --config C
 """
 
 import sys

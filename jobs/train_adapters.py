@@ -1,7 +1,7 @@
 """Train one LoRA adapter + heads per target domain (Ray Train); writes a bundle and metrics.json.
 
     python jobs/train_adapters.py --config jobs/configs/local_cpu.yaml
-    ray job submit --working-dir . -- python jobs/train_adapters.py --config jobs/configs/gpu_cluster.yaml
+    ray job submit --working-dir . --runtime-env jobs/runtime_env.yaml -- python jobs/train_adapters.py --config jobs/configs/gpu_cluster.yaml
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Sweep fusion/head hyper-parameters with Ray Tune (resumes an interrupted sweep of the same name).
 
     python jobs/tune_fusion.py --config jobs/configs/sweep_local.yaml
-    ray job submit --working-dir . -- python jobs/tune_fusion.py --config jobs/configs/sweep_cluster.yaml
+    ray job submit --working-dir . --runtime-env jobs/runtime_env.yaml -- python jobs/tune_fusion.py --config jobs/configs/sweep_cluster.yaml
 """
 
 import sys

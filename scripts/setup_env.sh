@@ -11,7 +11,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${CROSSREC_VENV:-$repo/.venv}"
 python_bin="${PYTHON:-python3}"
 torch_spec="${CROSSREC_TORCH_SPEC:-torch==2.13.0}"
-extras="${CROSSREC_EXTRAS:-dev,ann}"  # ann: faiss-cpu for the optional ANN top-k index
+extras="${CROSSREC_EXTRAS:-dev,ann,quant,tune,plots}"  # the optional parts, see pyproject.toml: ANN index (faiss), int8/nf4 (bitsandbytes), optuna sweeps, plots
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "[setup] creating virtualenv $venv"

@@ -128,11 +128,20 @@ def check_screen(path: Path) -> None:
             crossrec_config(base, spec.model_copy(update={"overrides": {**cfg.base_overrides, **spec.overrides}}), 0)
 
 
+def check_runtime_env(path: Path) -> None:
+    from ray.runtime_env import RuntimeEnv
+
+    from crossrec.ops.submit import default_runtime_env
+
+    RuntimeEnv(**default_runtime_env(REPO))  # Ray's own validation; paths resolve in this checkout
+
+
 def check_parses(path: Path) -> None:
     assert yaml.safe_load(path.read_text()) is not None
 
 
 CHECKS = {
+    "jobs/runtime_env.yaml": check_runtime_env,
     "jobs/configs/local_cpu.yaml": check_train,
     "jobs/configs/gpu_cluster.yaml": check_train,
     "jobs/configs/sweep_local.yaml": check_sweep,

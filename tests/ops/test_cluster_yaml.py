@@ -38,6 +38,17 @@ def test_image_matches_the_installed_ray_and_installs_crossrec() -> None:
     assert any("pip install" in c and "~/crossrec" in c for c in cfg["setup_commands"])
 
 
+def test_nodes_install_the_extras_the_cluster_configs_use() -> None:
+    """gpu_cluster.yaml trains an nf4 backbone (bitsandbytes), sweep_cluster.yaml searches with optuna and
+    every sweep draws sweep.png (matplotlib): without their extras those jobs stop with a one-line error."""
+    train = yaml.safe_load((REPO / "jobs" / "configs" / "gpu_cluster.yaml").read_text())
+    sweep = yaml.safe_load((REPO / "jobs" / "configs" / "sweep_cluster.yaml").read_text())
+    assert train["backbone"]["precision"] == "nf4" and sweep["search"] == "optuna"
+    install = next(c for c in load()["setup_commands"] if "pip install" in c)
+    extras = install.split("[")[1].split("]")[0].split(",")
+    assert {"quant", "tune", "plots"} <= set(extras)
+
+
 def test_validator_rejects_a_broken_copy() -> None:
     import pytest
     from ray.autoscaler._private.util import validate_config

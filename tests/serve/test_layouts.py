@@ -4,6 +4,7 @@ same pipeline and give the same answers."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -95,17 +96,19 @@ def test_plain_fastapi_app_serves_the_same_answers(serve_bundle, items, service)
 
 
 @pytest.mark.ray
-def test_fused_serve_layout_serves_the_same_answers(serve_bundle, items, service, local_ray) -> None:
+def test_fused_serve_config_serves_the_same_answers(serve_bundle, items, service, local_ray) -> None:
     import httpx
+    import yaml
     from ray import serve
 
     from crossrec.benchmarks.serving import free_port
     from crossrec.serve.app import build_app
 
+    repo = Path(__file__).resolve().parents[2]
+    app = yaml.safe_load((repo / "serve_configs" / "fused.yaml").read_text())["applications"][0]
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"bundle": str(serve_bundle), "layout": "fused", "max_history": 50}), name="crossrec",
-              route_prefix="/")
+    serve.run(build_app({**app["args"], "bundle": str(serve_bundle)}), name="crossrec", route_prefix="/")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             assert client.get("/ready").json()["deployments"] == {"Service": service.catalog.version}

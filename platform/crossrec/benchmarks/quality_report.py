@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from crossrec.benchmarks.quality_config import QualityConfig
+from crossrec.utils.extras import require
 from crossrec.utils.io import atomic_write_bytes, atomic_write_text
 
 SLICES = ("overall", "cold", "warm")
@@ -138,8 +139,7 @@ def render_plot(summary: dict, path: Path) -> None:
     """Grouped bars: NDCG@10 overall / cold / warm per method, one panel per target (PNG)."""
     import io
 
-    import matplotlib
-
+    matplotlib = require("matplotlib", "the quality plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

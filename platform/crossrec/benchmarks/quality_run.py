@@ -34,6 +34,7 @@ from crossrec.errors import ConfigError
 from crossrec.eval.runner import evaluate
 from crossrec.tracking import Tracker, flatten
 from crossrec.train.config import TrainConfig
+from crossrec.utils.extras import require
 from crossrec.utils.io import atomic_write_text
 
 
@@ -252,6 +253,7 @@ def run_suite_report(suite_path: str, command: str | None = None, log: Callable[
     (each config runs on its own: ``bench/quality.py --config``). Configs without any cached result are named
     in the log and left out; none at all is a one-line error."""
     suite = QualitySuiteConfig.from_yaml(suite_path)
+    require("matplotlib", "the quality plot")
     parts = []
     for path in suite.configs:
         cfg = load_quality_config(path)
@@ -279,6 +281,7 @@ def run_benchmark(config: str, methods: list[str] | None = None, report_only: bo
     exit status (0; bad configs raise :class:`crossrec.errors.ConfigError`)."""
     command = command or bench_command(config, methods, report_only, **overrides)
     cfg = load_quality_config(config, **overrides)
+    require("matplotlib", "the quality plot")  # before hours of fits, not after them
     t0 = time.perf_counter()
     rows = cached_rows(cfg) if report_only else merge_with_cache(run_quality(cfg, methods, log), cfg)
     if not rows:

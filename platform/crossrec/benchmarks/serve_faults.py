@@ -1,7 +1,7 @@
 """The serving fault benchmark behind ``bench/serve_faults.py``: kill a Ranker replica, then an Encoder
 replica, under steady load; count what fails.
 
-Steady load (aiohttp clients on loopback) runs the whole time; clients retry a request on HTTP 503 or a
+Steady load (httpx clients on loopback) runs the whole time; clients retry a request on HTTP 503 or a
 connection error (bounded: ``retries``, back-off 50 ms doubling to 1 s). Each fault SIGKILLs the replica's
 process (a crash, not a graceful stop). Serve's controller notices (health checks every 2 s) and starts a
 new replica, which loads and checksum-verifies the bundle before it takes requests. Reported per fault:

@@ -1,6 +1,6 @@
 """The serving load benchmark behind ``bench/serve_load.py``: one request path, four ways to run it, one run.
 
-Layouts, each driven by the same aiohttp clients on loopback (1 / 8 / 32 concurrent; bounded by ``duration``
+Layouts, each driven by the same httpx clients on loopback (1 / 8 / 32 concurrent; bounded by ``duration``
 and ``max_requests``):
 
     in-process    the pipeline called directly, one request at a time (JSON body → validation → resolve →

@@ -43,7 +43,7 @@ def _counts_line(counts: dict) -> str:
 def import_cmd(
     src: Path = typer.Argument(..., help="Source file or directory."),
     fmt: str = typer.Option(..., "--format", "-f", help="recbole | grouplens | amazon | table"),
-    out: Path = typer.Option(..., "--out", "-o", help="Canonical dataset directory to write."),
+    out: str = typer.Option(..., "--out", "-o", help="Canonical dataset directory (or s3://… URI) to write."),
     domains: str = typer.Option(None, "--domains", help="Domain mapping: YAML/JSON path or shipped name."),
     domain_column: str = typer.Option(None, "--domain-column", help="Use this item column as the domain."),
     text_fields: str = typer.Option(None, "--text-fields", help="Comma-separated text spec: title,(year),genre:Genres"),
@@ -131,7 +131,7 @@ def split_cmd(
 
 
 def synth_cmd(
-    out: Path = typer.Option(..., "--out", "-o", help="Canonical dataset directory to write."),
+    out: str = typer.Option(..., "--out", "-o", help="Canonical dataset directory (or s3://… URI) to write."),
     users: int = typer.Option(None, "--users", help="Number of users."),
     items: int = typer.Option(None, "--items", help="Items per domain."),
     domains: str = typer.Option(None, "--domains", help="Comma-separated domain names."),

@@ -130,8 +130,16 @@ def make_dataset(
     return Dataset(name=name, interactions=interactions, items=items, source=dict(source or {}))
 
 
-def save_dataset(ds: Dataset, path: str | Path) -> Path:
-    """Write ``ds`` as a canonical dataset directory, atomically (all files or none)."""
+def save_dataset(ds: Dataset, path: str | Path) -> Path | str:
+    """Write ``ds`` as a canonical dataset directory, atomically (all files or none); to a URI (``s3://…``) it is
+    written locally first and published with dataset.json last (:func:`crossrec.utils.storage.publish_dir`)."""
+    from crossrec.utils.storage import is_uri, publish_dir
+
+    if is_uri(path):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return publish_dir(save_dataset(ds, Path(tmp) / "dataset"), str(path), last=DATASET_FILE)
     path = Path(path)
     with atomic_directory(path) as tmp:
         table = pa.Table.from_pandas(ds.interactions[list(INTERACTION_COLUMNS)], schema=INTERACTIONS_SCHEMA,
@@ -162,6 +170,13 @@ def load_dataset(path: str | Path) -> Dataset:
     Raises:
         DataValidationError: one line naming the file, column and row of the first problem found.
     """
+    from crossrec.utils.storage import StorageError, is_uri, stage
+
+    if is_uri(path):  # staged into the local cache once dataset.json (written last) is there
+        try:
+            path = stage(path, require=DATASET_FILE)
+        except StorageError as err:
+            raise DataValidationError(str(err)) from None
     path = Path(path)
     if not path.is_dir():
         raise DataValidationError(f"{path}: dataset directory not found")

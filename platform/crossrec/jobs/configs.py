@@ -34,7 +34,12 @@ class BatchRecommendJobConfig(JobConfig):
     batch_size: int = Field(512, gt=0)
     explain_n: int | None = Field(None, ge=1, le=10, description="Add a `because` column: up to this many history "
                                   "items (item_id, domain, text, weight) that drove each recommendation.")
-    output: str = Field(..., description="Parquet file path or URI (e.g. s3://bucket/recs/family.parquet).")
+    output: str = Field(..., description="Parquet file path or URI (e.g. s3://bucket/recs/family.parquet); with "
+                        "engine ray_data a directory or URI prefix that receives the Parquet parts.")
+    engine: Literal["local", "ray_data"] = Field("local", description="local: this process, batch after batch; "
+                                                 "ray_data: a Ray Data pipeline over `actors` scoring actors.")
+    actors: int = Field(1, ge=1, le=1024, description="ray_data: scoring actors (each loads the bundle once).")
+    gpus_per_actor: float = Field(0.0, ge=0, le=8, description="ray_data: GPUs per scoring actor (1 on a GPU cluster).")
 
 
 class EmbedItemsJobConfig(JobConfig):

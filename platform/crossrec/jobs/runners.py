@@ -38,6 +38,17 @@ def run_evaluate(cfg: EvaluateJobConfig) -> dict:
 
 
 def run_batch_recommend(cfg: BatchRecommendJobConfig) -> str:
+    if cfg.engine == "ray_data":
+        from crossrec.jobs.batch_data import recommend_with_ray_data
+        from crossrec.train.run import ensure_ray
+
+        ensure_ray()
+        stats = recommend_with_ray_data(cfg.bundle, cfg.dataset, cfg.target, cfg.output, k=cfg.k,
+                                        batch_size=cfg.batch_size, exclude_seen=cfg.exclude_seen,
+                                        explain_n=cfg.explain_n, actors=cfg.actors, gpus_per_actor=cfg.gpus_per_actor)
+        print(f"{stats.rows} recommendations for {stats.users} users -> {cfg.output} ({stats.actors} actor(s), "
+              f"{stats.users_per_s:.0f} users/s)")
+        return cfg.output
     from crossrec.jobs.batch_recommend import recommend_all_users
 
     table = recommend_all_users(cfg.bundle, cfg.dataset, cfg.target, k=cfg.k, batch_size=cfg.batch_size,

@@ -21,17 +21,14 @@ from pydantic import Field
 
 from crossrec.config import StrictModel
 from crossrec.errors import BundleError, ConfigError
+from crossrec.utils.extras import require
 from crossrec.utils.io import atomic_write_bytes, atomic_write_json
 
 _EPS = 1e-12  # as the Ranker (F.normalize)
 
 
 def _faiss() -> Any:
-    try:
-        import faiss
-    except ImportError:
-        raise ConfigError("ANN top-k needs faiss: pip install 'crossrec[ann]'") from None
-    return faiss
+    return require("faiss", "ANN top-k")
 
 
 class AnnConfig(StrictModel):

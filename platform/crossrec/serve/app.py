@@ -19,7 +19,7 @@ from crossrec.config import StrictModel
 
 
 class ServeAppConfig(StrictModel):
-    bundle: str = Field(..., description="Model bundle directory (see `crossrec train`).")
+    bundle: str = Field(..., description="Model bundle: a directory or a URI (s3://…, gs://…, file://…).")
     layout: Literal["composed", "fused"] = Field(
         "composed", description="composed: Ingress → Encoder → Fusion → Ranker deployments, each scaling on its "
                                 "own; fused: one deployment running the whole pipeline (small services).")
@@ -102,9 +102,13 @@ def build_app(args: dict[str, Any] | ServeAppConfig):
         IngressReplica,
         RankerReplica,
     )
+    from crossrec.utils.storage import exists, is_uri
 
     args = ServeAppConfig.from_dict(args, source="serve application args")
-    if not (Path(args.bundle) / "bundle.json").is_file():
+    if is_uri(args.bundle):  # every replica stages it (verified) into its node's cache
+        if not exists(f"{args.bundle.rstrip('/')}/manifest.json"):
+            raise ConfigError(f"args.bundle: {args.bundle!r} holds no complete crossrec bundle (manifest.json missing)")
+    elif not (Path(args.bundle) / "bundle.json").is_file():
         raise ConfigError(f"args.bundle: {args.bundle!r} is not a crossrec bundle directory")
     common = {"bundle": args.bundle, "threads": args.torch_threads}
     http = {"max_history": args.max_history, "max_body_bytes": args.max_body_bytes, "batching": args.batching,

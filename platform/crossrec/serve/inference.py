@@ -61,9 +61,9 @@ class BundleCatalog:
     """The bundle's item index and metadata (loaded and checksum-verified once per replica)."""
 
     def __init__(self, bundle_path: str | Path, device: str = "cpu") -> None:
-        self.path = Path(bundle_path)
         self.device = device
-        self.bundle = ModelBundle.load(self.path, device=device, targets=[])
+        self.bundle = ModelBundle.load(bundle_path, device=device, targets=[])  # a URI is staged locally first
+        self.path = self.bundle.path
         self.index = self.bundle.item_index
         self.targets = list(self.bundle.meta["targets"])
         self.version = self.bundle.version

@@ -1,10 +1,10 @@
 """Bounded async HTTP load generator (loopback only): latency percentiles, requests/s, errors, retries.
 
-``concurrency`` clients (coroutines sharing one aiohttp session, one connection each) send POST /recommend
-bodies round-robin until ``duration_s`` or ``max_requests`` is reached. With ``retries > 0`` a request that
-gets HTTP 503 or a connection error is retried (bounded, with a short back-off); a request still failing
-after its retries counts as failed. ``events`` records (seconds since start, ok) per finished request, so a
-caller can see when failures happened (recovery time under faults).
+``concurrency`` clients (coroutines, each with an ``httpx.AsyncClient`` and one kept-alive connection) send
+POST /recommend bodies round-robin until ``duration_s`` or ``max_requests`` is reached. With ``retries > 0`` a
+request that gets HTTP 502/503/504 or a connection error is retried (bounded, with a short back-off); a request
+still failing after its retries counts as failed. ``events`` records (seconds since start, ok) per finished
+request, so a caller can see when failures happened (recovery time under faults).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 RETRYABLE = {502, 503, 504}
+TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -58,7 +59,7 @@ def check_loopback(url: str) -> None:
 
 async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float, max_requests: int,
                retries: int, path: str, stop: threading.Event | None) -> LoadResult:
-    import aiohttp
+    import httpx
 
     check_loopback(url)
     latencies: list[float] = []
@@ -67,31 +68,34 @@ async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float
     errors = retried = sent = 0
     start = time.perf_counter()
     deadline = start + duration_s
-    timeout = aiohttp.ClientTimeout(total=30)
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    async with aiohttp.ClientSession(base_url=url, timeout=timeout, connector=connector) as session:
+    # Each client has its own AsyncClient holding one kept-alive connection (re-opened after a close); one
+    # shared pool of ``concurrency`` connections would serialise every request on httpcore's pool lock (249
+    # requests/s at 32 clients against a trivial server, 740 with a pool per client). 30 s per connect/read/
+    # write; no proxy from the environment (the target is loopback).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
-        async def attempt(body: dict) -> int:
-            try:
-                async with session.post(path, json=body) as r:
-                    await r.read()
-                    return r.status
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-                return 0  # connection refused / reset / timed out
+    async def attempt(client: httpx.AsyncClient, body: dict) -> int:
+        try:
+            r = await client.post(path, json=body)  # reads the whole body
+            return r.status_code
+        except (httpx.TransportError, OSError):
+            return 0  # connection refused / reset / timed out (httpx.TimeoutException is a TransportError)
 
-        async def worker() -> None:
-            nonlocal errors, retried, sent
+    async def worker() -> None:
+        nonlocal errors, retried, sent
+        async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(TIMEOUT_S), limits=limits,
+                                     trust_env=False) as client:
             while time.perf_counter() < deadline and sent < max_requests and not (stop and stop.is_set()):
                 body = bodies[sent % len(bodies)]
                 sent += 1
                 t0 = time.perf_counter()
-                status = await attempt(body)
+                status = await attempt(client, body)
                 for n in range(retries):
                     if status not in RETRYABLE and status != 0:
                         break
                     retried += 1
                     await asyncio.sleep(min(0.05 * 2**n, 1.0))
-                    status = await attempt(body)
+                    status = await attempt(client, body)
                 statuses[str(status)] += 1
                 ok = status == 200
                 if ok:
@@ -100,7 +104,7 @@ async def _run(url: str, bodies: list[dict], concurrency: int, duration_s: float
                     errors += 1
                 events.append((time.perf_counter() - start, ok))
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return summarize(concurrency, latencies, errors, time.perf_counter() - start, retried=retried,
                      statuses=dict(statuses), events=events)
 

@@ -20,9 +20,7 @@ MIN_VALID_INTERACTIONS = 3  # a user needs this many target interactions to have
 
 def check_dataset_targets(dataset: str, targets: list[str], source: str, field: str = "targets") -> None:
     """The dataset loads and every target domain has interactions and at least one validation user."""
-    if "://" in dataset:
-        return  # remote datasets are read by the workers only
-    try:
+    try:  # a URI is staged into the local cache (the workers then read the same staged copy on this node)
         ds = load_dataset(dataset)
     except CrossrecError as err:
         raise type(err)(f"{source}: dataset: {err}") from None
@@ -46,12 +44,14 @@ def uses_backbone(cfg: TrainConfig) -> bool:
 
 
 def check_backbone(cfg: TrainConfig, source: str) -> dict | None:
-    """The configured backbone directory exists and has a model config. Returns its identity (None: unused)."""
+    """The configured backbone directory (or cached model id) exists and has a model config, and its precision's
+    optional dependency is installed. Returns its identity (None: unused)."""
     if not uses_backbone(cfg):
         return None
-    from crossrec.model.backbone import backbone_identity
+    from crossrec.model.backbone import backbone_identity, require_quantization
 
     try:
+        require_quantization(cfg.backbone.precision)
         return backbone_identity(cfg.backbone)
     except CrossrecError as err:
         raise type(err)(f"{source}: {err}") from None

@@ -58,7 +58,7 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
     t0 = time.perf_counter()
     cfg = cfg.resolve_paths(Path.cwd())
     check_train_config(cfg)  # bad inputs fail here, in one line, before Ray starts
-    run_dir = Path(cfg.run_dir())
+    run_dir, remote = output_dirs(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.to_yaml(run_dir / "config.yaml")
     ensure_ray(address)
@@ -68,11 +68,42 @@ def run_training(cfg: TrainConfig, address: str | None = None) -> TrainResult:
                             resume_key=f"train:{run_dir}")
     try:
         result = _train_all(cfg, run_dir, tracker, t0)
+        if remote:
+            publish_run(run_dir, remote)
     except BaseException:
         tracker.finish(failed=True)
         raise
     tracker.finish()
     return result
+
+
+def output_dirs(cfg: TrainConfig) -> tuple[Path, str | None]:
+    """(local directory the run's outputs are written to, URI they are published to, or None).
+
+    With a local ``storage_path`` both are the run directory. With a URI (``s3://…``), Ray Train keeps the
+    checkpoints there itself, and the bundle, ``metrics.json`` and ``config.yaml`` are written to a local
+    staging directory (``$CROSSREC_CACHE/runs``, default ``~/.cache/crossrec/runs``) and published at the end
+    (:func:`publish_run`), so a URI never becomes a local folder named ``s3:``."""
+    import hashlib
+    import os
+
+    from crossrec.utils.storage import is_uri
+
+    if not is_uri(cfg.run_dir()):
+        return Path(cfg.run_dir()), None
+    key = hashlib.sha256(cfg.run_dir().encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("CROSSREC_CACHE") or Path.home() / ".cache" / "crossrec")
+    return cache / "runs" / f"{cfg.run_name}-{key}", cfg.run_dir()
+
+
+def publish_run(run_dir: Path, uri: str) -> None:
+    """Upload the bundle (manifest last: readers never see part of it) and then metrics.json / config.yaml."""
+    from crossrec.utils.storage import join, publish_dir, write_bytes
+
+    publish_dir(run_dir / "bundle", join(uri, "bundle"))
+    for name in ("config.yaml", "metrics.json"):
+        write_bytes(join(uri, name), (run_dir / name).read_bytes())
+    print(f"published the bundle and metrics to {uri}", flush=True)
 
 
 def _train_all(cfg: TrainConfig, run_dir: Path, tracker: Tracker, t0: float) -> TrainResult:
@@ -112,7 +143,7 @@ def _train_all(cfg: TrainConfig, run_dir: Path, tracker: Tracker, t0: float) -> 
         "metrics": {t: {"test": m["test"], "best_epoch": m["best_epoch"]} for t, m in metrics.items()},
     }
     split_index = split.item_index
-    bundle_dir = save_bundle(Path(cfg.bundle_dir()), split_index, models, popularity, meta, identity, adapters)
+    bundle_dir = save_bundle(run_dir / "bundle", split_index, models, popularity, meta, identity, adapters)
     seconds = time.perf_counter() - t0
     atomic_write_json(run_dir / "metrics.json", {"targets": metrics, "seconds": seconds})
     print(f"bundle written to {bundle_dir} ({seconds:.0f}s)", flush=True)

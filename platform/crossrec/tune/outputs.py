@@ -10,6 +10,7 @@ from crossrec.eval.epoch_loop import VALID_SCORE
 from crossrec.eval.metrics import RECALL_AT_10
 from crossrec.train.config import TrainConfig
 from crossrec.tune.config import apply_params
+from crossrec.utils.extras import require
 
 METRIC = VALID_SCORE
 
@@ -33,8 +34,7 @@ def write_best_config(base: TrainConfig, params: dict, path: Path, run_name: str
 
 
 def plot(table: pd.DataFrame, path: Path, variant_key: str = "model.fusion.variant") -> None:
-    import matplotlib
-
+    matplotlib = require("matplotlib", "sweep.png")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -9,12 +9,16 @@ from typing import Any
 
 from ray import tune
 
+from crossrec.errors import ConfigError
+from crossrec.model.backbone import require_quantization
 from crossrec.tracking import prepare_experiment
-from crossrec.train.preflight import check_bundle_backbone, check_dataset_targets
+from crossrec.train.config import TrainConfig
+from crossrec.train.preflight import check_bundle_backbone, check_dataset_targets, uses_backbone
 from crossrec.train.run import ensure_ray
 from crossrec.tune.config import SweepConfig, build_search_space
 from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
 from crossrec.tune.trainables import fast_trial, full_trial
+from crossrec.utils.extras import require
 
 
 @dataclass
@@ -44,8 +48,22 @@ def _text_table(cfg: SweepConfig, base) -> Any:
     return ItemTextSide.create(base.backbone, None, split.item_index, cfg.target, torch.device("cpu")).text_table()
 
 
+def check_sweep_extras(cfg: SweepConfig, base: TrainConfig, source: str) -> None:
+    """The optional dependencies this sweep uses are installed (one line naming the extra otherwise), checked
+    before Ray starts rather than when the search begins or the plot is drawn after the last trial."""
+    try:
+        if cfg.search == "optuna":
+            require("optuna", "search: optuna")
+        require("matplotlib", "sweep.png")
+        if cfg.mode == "full" and uses_backbone(base):  # fast trials reuse a frozen text table
+            require_quantization(base.backbone.precision)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
 def _search_alg(cfg: SweepConfig):
     if cfg.search == "optuna":
+        require("optuna", "search: optuna")  # Ray's OptunaSearch would only fail an assertion
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
@@ -87,6 +105,7 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | No
     source = cfg.source
     base = cfg.base_train_config(source).resolve_paths(Path.cwd())
     space = build_search_space(cfg, base, source=source)
+    check_sweep_extras(cfg, base, source)
     check_dataset_targets(base.dataset, [cfg.target], source, field="target")  # before Ray starts
     if cfg.bundle:
         check_bundle_backbone(cfg.bundle, base, source)
