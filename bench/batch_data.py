@@ -1,11 +1,12 @@
-"""Batch inference throughput: all-user top-k in-process vs on Ray Data with 1 and 2 scoring actors.
+"""Batch inference throughput: all-user top-k and item embedding, in-process vs on Ray Data with 1 and 2 actors.
 
     python bench/batch_data.py [--quality-config bench/configs/quality_ml1m.yaml]
         [--bundle runs/explanations/ml1m_family-af9addc4eab7.bundle] [--target family] [--actors 1,2]
         [--k 10] [--batch-size 512] [--out docs/results/batch_data.json]
 
 The dataset is the quality config's (imported once to a temporary canonical directory); every path writes the
-same rows (checked: row counts equal). Ray Data streams Parquet parts to a directory (any URI works the same);
+same rows (checked: row counts equal). Item embedding runs the base backbone (all-MiniLM-L6-v2, fp32) over every
+item's text. Ray Data streams Parquet parts to a directory (any URI works the same);
 its time includes starting the actors and loading the bundle in each, so it is an end-to-end job time.
 """
 
@@ -49,13 +50,15 @@ def main(argv: list[str] | None = None) -> int:
                      "seconds": seconds, "users_per_s": users / seconds})
         ray.init(address="local", num_cpus=2, object_store_memory=300 * 1024 * 1024, include_dashboard=False,
                  log_to_driver=False)
+        actor_counts = [int(a) for a in args.actors.split(",")]
         try:
-            for actors in [int(a) for a in args.actors.split(",")]:
+            for actors in actor_counts:
                 stats = recommend_with_ray_data(args.bundle, data, args.target, str(Path(tmp) / f"out-{actors}"),
                                                 k=args.k, batch_size=args.batch_size, actors=actors)
                 assert stats.rows == table.num_rows, (stats.rows, table.num_rows)
                 rows.append({"path": "ray-data", "actors": actors, "users": stats.users, "rows": stats.rows,
                              "seconds": stats.seconds, "users_per_s": stats.users_per_s})
+            embed_rows = embedding_rows(data, Path(tmp), actor_counts)
         finally:
             ray.shutdown()
     base = rows[0]["users_per_s"]
@@ -63,15 +66,38 @@ def main(argv: list[str] | None = None) -> int:
         r["x_in_process"] = r["users_per_s"] / base
     cols = ["path", "actors", "users", "rows", "seconds", "users_per_s", "x_in_process"]
     text = format_table(rows, cols)
-    print(text)
+    embed_text = format_table(embed_rows, ["path", "actors", "items", "seconds", "items_per_s", "x_in_process"])
+    print(text + "\n\n" + embed_text)
     command = (f"python bench/batch_data.py --quality-config {args.quality_config} --bundle {args.bundle} "
                f"--target {args.target} --actors {args.actors} --k {args.k} --batch-size {args.batch_size}")
-    out = write_json(args.out, {"command": command, "target": args.target, "results": rows})
-    atomic_write_text(out.with_suffix(".md"), f"# Batch recommendation: in-process vs Ray Data actors\n\n"
-                      f"`{command}`\n\n{text}\n\nCPU actors (1 CPU each) on this 2-core machine; the Ray Data time "
+    out = write_json(args.out, {"command": command, "target": args.target, "results": rows, "embedding": embed_rows})
+    atomic_write_text(out.with_suffix(".md"), f"# Batch inference: in-process vs Ray Data actors\n\n"
+                      f"`{command}`\n\nAll-user top-{args.k} ({args.target}):\n\n{text}\n\nItem embedding (base "
+                      f"backbone, every item):\n\n{embed_text}\n\nCPU actors (1 CPU each) on this 2-core machine; the Ray Data time "
                       f"includes starting the actors and loading the bundle in each. No GPU machine was lent for "
                       f"this run (`gpus_per_actor` puts one GPU per actor).\n")
     return 0
+
+
+def embedding_rows(data: str, tmp: Path, actor_counts: list[int]) -> list[dict]:
+    """Item embedding throughput (every item, base backbone): the in-process job, then Ray Data actors."""
+    from crossrec.jobs.configs import EmbedItemsJobConfig
+    from crossrec.jobs.runners import run_embed_items
+
+    out = []
+    for actors in [0, *actor_counts]:  # 0: in-process
+        cfg = {"dataset": data, "output": str(tmp / f"emb-{actors}"), "batch_size": 128}
+        if actors:
+            cfg.update(engine="ray_data", actors=actors)
+        t0 = time.perf_counter()
+        counts = run_embed_items(EmbedItemsJobConfig.from_dict(cfg))
+        seconds = time.perf_counter() - t0
+        n = sum(counts.values())
+        out.append({"path": "ray-data" if actors else "in-process", "actors": actors or "-", "items": n,
+                    "seconds": seconds, "items_per_s": n / seconds})
+    for r in out:
+        r["x_in_process"] = r["items_per_s"] / out[0]["items_per_s"]
+    return out
 
 
 if __name__ == "__main__":

@@ -74,3 +74,27 @@ def test_import_train_evaluate_serve_all_on_s3(s3, tiny_dataset_dir, tmp_path, t
         filesystem(recs)[1], filesystem=fs).num_rows
     served = RecommendationService(f"{run}/bundle").recommend(RecommendRequest(target_domain="movies", k=3))
     assert served.cold_start and len(served.items) == 3  # the Serve replicas' loader, on the s3:// bundle
+
+
+def test_a_sweep_on_s3_keeps_its_trials_and_files_in_the_bucket(s3, tiny_dataset_dir, monkeypatch, tmp_path) -> None:
+    import ray
+
+    from crossrec.tune.config import SweepConfig
+    from crossrec.tune.run import run_sweep
+    from crossrec.utils.storage import exists
+
+    monkeypatch.chdir(tmp_path)
+    base = {"run_name": "base", "dataset": str(tiny_dataset_dir), "targets": ["movies"], "lora": None,
+            "model": {"tower": {"d_model": 16, "n_layers": 1, "max_len": 10, "use_text": False}},
+            "optim": {"epochs": 1, "batch_size": 32}}
+    cfg = SweepConfig.from_dict({"name": "s3sweep", "target": "movies", "base": base, "num_samples": 1,
+                                 "storage_path": "s3://crossrec/sweeps", "tracking": {"enabled": False},
+                                 "space": {"model.fusion.variant": {"grid": ["gate", "sum"]}}})
+    try:
+        result = run_sweep(cfg)
+    finally:
+        ray.shutdown()
+    assert len(result.table) == 2
+    sweep = "s3://crossrec/sweeps/s3sweep"
+    assert all(exists(f"{sweep}/{name}") for name in ("results.csv", "best_config.yaml", "sweep.png"))
+    assert not (tmp_path / "s3:").exists()

@@ -48,4 +48,9 @@ class EmbedItemsJobConfig(JobConfig):
     backbone: BackboneConfig = Field(default_factory=BackboneConfig)
     domains: list[str] | None = Field(None, description="Domains to embed (None: all).")
     batch_size: int = Field(128, gt=0)
-    output: str = Field(..., description="Directory: one embeddings.npy + item_ids.parquet per domain.")
+    output: str = Field(..., description="Directory or URI: one embeddings.npy + item_ids.parquet per domain; with "
+                        "engine ray_data, Parquet parts of (item_id, domain, embedding).")
+    engine: Literal["local", "ray_data"] = Field("local", description="local: this process; ray_data: a Ray Data "
+                                                 "pipeline over `actors` embedding actors.")
+    actors: int = Field(1, ge=1, le=1024, description="ray_data: embedding actors (each loads the backbone once).")
+    gpus_per_actor: float = Field(0.0, ge=0, le=8, description="ray_data: GPUs per embedding actor.")

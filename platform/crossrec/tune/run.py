@@ -19,6 +19,7 @@ from crossrec.tune.config import SweepConfig, build_search_space
 from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
 from crossrec.tune.trainables import fast_trial, full_trial
 from crossrec.utils.extras import require
+from crossrec.utils.storage import is_uri, join, write_bytes
 
 
 @dataclass
@@ -98,6 +99,26 @@ def _tracking_callbacks(cfg: SweepConfig, sweep_dir: Path) -> list:
                                  tags={"crossrec.kind": "sweep-trial", "crossrec.sweep": cfg.name})]
 
 
+def sweep_dirs(cfg: SweepConfig) -> tuple[str, Path, str | None]:
+    """(Ray Tune storage_path, local sweep directory for this process's files, the sweep's URI or None).
+
+    A local ``storage_path`` holds everything. With a URI, Ray Tune keeps the trials there itself and
+    results.csv, best_config.yaml and sweep.png are written to a local staging directory
+    (``$CROSSREC_CACHE/sweeps``) and then published beside them."""
+    import hashlib
+    import os
+
+    if not is_uri(cfg.storage_path):
+        storage = str(Path(cfg.storage_path).resolve())
+        return storage, Path(storage) / cfg.name, None
+    remote = join(cfg.storage_path, cfg.name)
+    key = hashlib.sha256(remote.encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("CROSSREC_CACHE") or Path.home() / ".cache" / "crossrec")
+    local = cache / "sweeps" / f"{cfg.name}-{key}"
+    local.mkdir(parents=True, exist_ok=True)
+    return cfg.storage_path, local, remote
+
+
 def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | None = None,
               stop: Any = None) -> SweepResult:
     """Run ``cfg`` (or resume it when its directory holds an interrupted sweep). ``stop``: a Tune stopper."""
@@ -109,20 +130,21 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | No
     check_dataset_targets(base.dataset, [cfg.target], source, field="target")  # before Ray starts
     if cfg.bundle:
         check_bundle_backbone(cfg.bundle, base, source)
-    storage = str(Path(cfg.storage_path).resolve())
-    sweep_dir = Path(storage) / cfg.name
+    storage, sweep_dir, remote = sweep_dirs(cfg)
     ensure_ray(address)
     base_dict = base.model_dump(mode="json")
     resources = {"cpu": cfg.cpus_per_trial, "gpu": cfg.gpus_per_trial}
     if cfg.mode == "fast":
         trainable = tune.with_parameters(fast_trial, base=base_dict, target=cfg.target, text_table=_text_table(cfg, base))
     else:
-        trainable = tune.with_parameters(full_trial, base=base_dict, target=cfg.target, storage=str(sweep_dir / "trials"))
+        trainable = tune.with_parameters(full_trial, base=base_dict, target=cfg.target,
+                                         storage=join(remote, "trials") if remote else str(sweep_dir / "trials"))
     trainable = tune.with_resources(trainable, resources)
-    resumed = tune.Tuner.can_restore(str(sweep_dir))
+    experiment = remote or str(sweep_dir)  # where Ray Tune keeps the trials' state
+    resumed = tune.Tuner.can_restore(experiment)
     if resumed:
-        print(f"resuming sweep {sweep_dir} (finished trials are kept)", flush=True)
-        tuner = tune.Tuner.restore(str(sweep_dir), trainable, resume_unfinished=True, resume_errored=True)
+        print(f"resuming sweep {experiment} (finished trials are kept)", flush=True)
+        tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=True)
     else:
         callbacks = [*(callbacks or []), *_tracking_callbacks(cfg, sweep_dir)]
         tuner = tune.Tuner(
@@ -142,6 +164,10 @@ def run_sweep(cfg: SweepConfig, address: str | None = None, callbacks: list | No
     best_path = sweep_dir / "best_config.yaml"
     write_best_config(base, best_params, best_path, run_name=f"{base.run_name}-tuned")
     plot(table, sweep_dir / "sweep.png")
+    if remote:  # the sweep's own files, beside the trials Ray Tune already keeps there
+        for name in ("results.csv", "best_config.yaml", "sweep.png"):
+            write_bytes(join(remote, name), (sweep_dir / name).read_bytes())
+        print(f"published results.csv, best_config.yaml and sweep.png to {remote}", flush=True)
     seconds = time.perf_counter() - t0
     print(table.head(10).to_string(index=False))
     print(f"{len(table)} trials in {seconds:.0f}s; best valid NDCG@10 {table[METRIC].iloc[0]:.4f}; "
