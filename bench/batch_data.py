@@ -1,4 +1,5 @@
-"""Batch inference throughput: all-user top-k and item embedding, in-process vs on Ray Data with 1 and 2 actors.
+"""Batch inference throughput: all-user top-k, item embedding and evaluation scoring, in-process vs on Ray Data
+with 1 and 2 actors.
 
     python bench/batch_data.py [--quality-config bench/configs/quality_ml1m.yaml]
         [--bundle runs/explanations/ml1m_family-af9addc4eab7.bundle] [--target family] [--actors 1,2]
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"path": "ray-data", "actors": actors, "users": stats.users, "rows": stats.rows,
                              "seconds": stats.seconds, "users_per_s": stats.users_per_s})
             embed_rows = embedding_rows(data, Path(tmp), actor_counts)
+            eval_rows = evaluation_rows(args.bundle, data, args.target, actor_counts)
         finally:
             ray.shutdown()
     base = rows[0]["users_per_s"]
@@ -67,16 +69,42 @@ def main(argv: list[str] | None = None) -> int:
     cols = ["path", "actors", "users", "rows", "seconds", "users_per_s", "x_in_process"]
     text = format_table(rows, cols)
     embed_text = format_table(embed_rows, ["path", "actors", "items", "seconds", "items_per_s", "x_in_process"])
-    print(text + "\n\n" + embed_text)
+    eval_text = format_table(eval_rows, ["path", "actors", "users", "seconds", "users_per_s", "x_in_process",
+                                         "ndcg_at_10"])
+    print(text + "\n\n" + embed_text + "\n\n" + eval_text)
     command = (f"python bench/batch_data.py --quality-config {args.quality_config} --bundle {args.bundle} "
                f"--target {args.target} --actors {args.actors} --k {args.k} --batch-size {args.batch_size}")
-    out = write_json(args.out, {"command": command, "target": args.target, "results": rows, "embedding": embed_rows})
+    out = write_json(args.out, {"command": command, "target": args.target, "results": rows, "embedding": embed_rows,
+                                 "evaluation": eval_rows})
     atomic_write_text(out.with_suffix(".md"), f"# Batch inference: in-process vs Ray Data actors\n\n"
                       f"`{command}`\n\nAll-user top-{args.k} ({args.target}):\n\n{text}\n\nItem embedding (base "
-                      f"backbone, every item):\n\n{embed_text}\n\nCPU actors (1 CPU each) on this 2-core machine; the Ray Data time "
+                      f"backbone, every item):\n\n{embed_text}\n\nEvaluation scoring (test role, full ranking; the metrics are identical):\n\n{eval_text}\n\nCPU actors (1 CPU each) on this 2-core machine; the Ray Data time "
                       f"includes starting the actors and loading the bundle in each. No GPU machine was lent for "
                       f"this run (`gpus_per_actor` puts one GPU per actor).\n")
     return 0
+
+
+def evaluation_rows(bundle: str, data: str, target: str, actor_counts: list[int]) -> list[dict]:
+    """Test-role evaluation: the in-process scorer, then Ray Data actors (same metrics, checked)."""
+    from crossrec.eval.bundle_eval import evaluate_bundle
+    from crossrec.jobs.eval_data import evaluate_with_ray_data
+
+    out = []
+    want = None
+    for actors in [0, *actor_counts]:
+        t0 = time.perf_counter()
+        report = (evaluate_with_ray_data(bundle, data, target, actors=actors) if actors
+                  else evaluate_bundle(bundle, data, target))
+        seconds = time.perf_counter() - t0
+        want = want or report.metrics
+        assert report.metrics == want, "Ray Data evaluation differs from the in-process one"
+        users = report.metrics["overall"]["n_users"]
+        out.append({"path": "ray-data" if actors else "in-process", "actors": actors or "-", "users": users,
+                    "seconds": seconds, "users_per_s": users / seconds,
+                    "ndcg_at_10": report.metrics["overall"]["ndcg@10"]})
+    for r in out:
+        r["x_in_process"] = r["users_per_s"] / out[0]["users_per_s"]
+    return out
 
 
 def embedding_rows(data: str, tmp: Path, actor_counts: list[int]) -> list[dict]:

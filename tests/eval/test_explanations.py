@@ -122,3 +122,23 @@ def test_ray_data_batch_job_matches_the_in_process_job(trained, tmp_path: Path, 
         assert {c: got[c] for c in ("user_id", "rank", "item_id", "fallback")} == \
             {c: want[c] for c in ("user_id", "rank", "item_id", "fallback")}
         assert np.allclose(got["score"], want["score"], atol=1e-5)
+
+
+@pytest.mark.ray
+def test_ray_data_evaluation_gives_the_in_process_metrics(trained, tmp_path: Path, local_ray) -> None:
+    from crossrec.errors import ConfigError
+    from crossrec.eval.bundle_eval import evaluate_bundle
+    from crossrec.jobs.configs import EvaluateJobConfig
+    from crossrec.jobs.eval_data import evaluate_with_ray_data
+    from crossrec.model.bundle import save_bundle
+
+    _, split, cfg, model, data_dir = trained
+    popularity = {TARGET: training_popularity(split, model.catalogue.numpy())}
+    bundle = save_bundle(tmp_path / "bundle", split.item_index, {TARGET: model}, popularity,
+                         {"run_name": "x", "model": cfg.model.model_dump(mode="json")}, None)
+    want = evaluate_bundle(bundle, data_dir, TARGET, batch_size=16).metrics
+    got = evaluate_with_ray_data(str(bundle), str(data_dir), TARGET, batch_size=16, actors=2).metrics
+    assert got == want
+    with pytest.raises(ConfigError, match="engine ray_data writes metrics only"):
+        EvaluateJobConfig.from_dict({"bundle": "b", "dataset": "d", "targets": [TARGET], "output": "o",
+                                     "engine": "ray_data"})

@@ -61,6 +61,18 @@ class EvalReport:
         return console.export_text()
 
 
+def score_chunk(recommender: Recommender, split: TargetSplit, chunk, true_cols: np.ndarray, max_len: int | None):
+    """One batch of examples: (history batch, scores (B, N_T), seen (B, N_T) bool, rank of the true item (B,)).
+    The in-process loop below and the Ray Data actors (:mod:`crossrec.jobs.eval_data`) both run it."""
+    batch = make_history_batch(split, chunk, max_len)
+    scores = np.asarray(recommender.score(batch), dtype=np.float64)
+    if scores.shape != (len(chunk), len(split.target_items)):
+        raise ValueError(f"{type(recommender).__name__}.score returned shape {scores.shape}, "
+                         f"expected {(len(chunk), len(split.target_items))}")
+    seen = visible_target_mask(split, chunk)
+    return batch, scores, seen, rank_of_true(scores, true_cols, seen)
+
+
 def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", batch_size: int = 256,
              max_len: int | None = 50, progress: bool = True, predictions_out: str | Path | None = None,
              top_k: int = 10) -> EvalReport:
@@ -78,13 +90,8 @@ def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", b
     bar = Progress(f"evaluating {role}", len(rows), unit="users", enabled=progress and len(rows) > batch_size)
     for start in range(0, len(rows), batch_size):
         chunk = rows.iloc[start : start + batch_size]
-        batch = make_history_batch(split, chunk, max_len)
-        scores = np.asarray(recommender.score(batch), dtype=np.float64)
-        if scores.shape != (len(chunk), len(split.target_items)):
-            raise ValueError(f"{type(recommender).__name__}.score returned shape {scores.shape}, "
-                             f"expected {(len(chunk), len(split.target_items))}")
-        seen = visible_target_mask(split, chunk)
-        ranks[start : start + len(chunk)] = rank_of_true(scores, true_cols[start : start + len(chunk)], seen)
+        batch, scores, seen, ranks[start : start + len(chunk)] = score_chunk(
+            recommender, split, chunk, true_cols[start : start + len(chunk)], max_len)
         if predictions_out is not None:
             masked = np.where(seen, -np.inf, scores)
             k = min(top_k, masked.shape[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crossrec.config import StrictModel
 from crossrec.model.config import BackboneConfig
@@ -23,6 +23,16 @@ class EvaluateJobConfig(JobConfig):
     output: str = Field(..., description="Directory or URI for metrics JSON and predictions JSONL.")
     top_k: int = Field(10, ge=1, le=1000)
     write_predictions: bool = True
+    engine: Literal["local", "ray_data"] = Field("local", description="local: this process; ray_data: examples scored "
+                                                 "by `actors` Ray Data actors (metrics only: write_predictions false).")
+    actors: int = Field(1, ge=1, le=1024, description="ray_data: scoring actors (each loads the bundle once).")
+    gpus_per_actor: float = Field(0.0, ge=0, le=8, description="ray_data: GPUs per scoring actor.")
+
+    @model_validator(mode="after")
+    def _predictions_need_local(self) -> EvaluateJobConfig:
+        if self.engine == "ray_data" and self.write_predictions:
+            raise ValueError("engine ray_data writes metrics only: set write_predictions: false")
+        return self
 
 
 class BatchRecommendJobConfig(JobConfig):

@@ -18,7 +18,19 @@ def run_evaluate(cfg: EvaluateJobConfig) -> dict:
     from crossrec.eval.bundle_eval import evaluate_bundle
 
     results = {}
+    if cfg.engine == "ray_data":
+        from crossrec.jobs.eval_data import evaluate_with_ray_data
+        from crossrec.train.run import ensure_ray
+
+        ensure_ray()
     for target in cfg.targets:
+        if cfg.engine == "ray_data":
+            report = evaluate_with_ray_data(cfg.bundle, cfg.dataset, target, role=cfg.role, actors=cfg.actors,
+                                            gpus_per_actor=cfg.gpus_per_actor)
+            print(report.to_table_text(), flush=True)
+            write_text(join(cfg.output, f"{target}.metrics.json"), report.to_json())
+            results[target] = report.metrics
+            continue
         preds = None
         local_preds = None
         if cfg.write_predictions:

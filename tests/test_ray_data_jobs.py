@@ -1,4 +1,4 @@
-"""Item embedding on Ray Data actors gives the in-process job's embeddings (base backbone, synthetic items)."""
+"""Ray Data jobs give the in-process jobs' results: item embedding (base backbone, synthetic items)."""
 
 from __future__ import annotations
 
