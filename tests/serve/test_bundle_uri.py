@@ -3,6 +3,8 @@ served from the ``s3://`` URI; bad URIs, unreachable storage and half-written up
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crossrec.utils.storage import StorageError, publish_dir, stage
@@ -58,3 +60,64 @@ def test_unreachable_storage_fails_in_one_line(s3, monkeypatch) -> None:
     with pytest.raises(StorageError, match=r"^s3://crossrec/bundles/tiny: cannot read: ") as err:
         stage("s3://crossrec/bundles/tiny")
     assert "\n" not in str(err.value)
+
+
+def test_refused_credentials_fail_in_one_line(monkeypatch) -> None:
+    """An S3 endpoint that refuses the request's credentials (403 InvalidAccessKeyId, as S3 answers a missing or
+    wrong key): one line naming the URI, nothing staged."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access '
+            b"Key Id you provided does not exist in our records.</Message></Error>")
+
+    class Refuse(BaseHTTPRequestHandler):
+        def _deny(self) -> None:
+            self.send_response(403)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_HEAD = do_PUT = do_POST = _deny
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "wrong")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        for call in (lambda: stage("s3://crossrec/bundles/tiny"),
+                     lambda: publish_dir(Path(__file__).parent, "s3://crossrec/bundles/new")):
+            with pytest.raises(StorageError, match=r"^s3://crossrec/bundles/(tiny|new)\S*: cannot (read|write): ") as err:
+                call()
+            assert "\n" not in str(err.value)
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.ray
+def test_serve_deploys_a_bundle_from_s3(s3, serve_bundle, local_ray) -> None:
+    """The Serve app with ``args.bundle: s3://…``: every replica stages the bundle itself and answers."""
+    import httpx
+    from ray import serve
+
+    from crossrec.benchmarks.serving import free_port, wait_ready
+    from crossrec.serve.app import build_app
+
+    uri = publish_dir(serve_bundle, "s3://crossrec/bundles/served")
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        serve.run(build_app({"bundle": uri, "layout": "fused"}), name="crossrec", route_prefix="/")
+        wait_ready(f"http://127.0.0.1:{port}")
+        got = httpx.post(f"http://127.0.0.1:{port}/recommend", json={"target_domain": "movies", "k": 3}, timeout=60)
+        assert got.status_code == 200 and len(got.json()["items"]) == 3
+    finally:
+        serve.shutdown()

@@ -69,6 +69,7 @@ def test_import_train_evaluate_serve_all_on_s3(s3, tiny_dataset_dir, tmp_path, t
         ray.shutdown()
     import pyarrow.dataset as pads
 
+    assert exists(f"{parts}/_SUCCESS")  # written after the last part
     fs, path = filesystem(parts)
     assert pads.dataset(path, filesystem=fs, format="parquet").count_rows() == pq.read_table(
         filesystem(recs)[1], filesystem=fs).num_rows

@@ -48,9 +48,18 @@ def recommend_with_ray_data(bundle_path: str, dataset: str, target: str, output:
         compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)
     # The writers take no CPU slot: with every CPU held by a scoring actor, a 1-CPU write task would never start.
     ds.write_parquet(output, ray_remote_args={"num_cpus": 0})
+    mark_complete(output)
     seconds = time.perf_counter() - t0
     rows = _count_rows(output)
     return DataRunStats(users.num_rows, rows, seconds, actors)
+
+
+def mark_complete(output: str) -> None:
+    """Write ``_SUCCESS`` under ``output`` once every Parquet part is written: a reader (or a rerun) tells a finished
+    output from one a failed job left half-written. Parquet readers skip ``_``-prefixed files."""
+    from crossrec.utils.storage import join, write_bytes
+
+    write_bytes(join(output, "_SUCCESS"), b"")
 
 
 def _count_rows(output: str) -> int:

@@ -139,6 +139,9 @@ def embed_items_ray_data(cfg: EmbedItemsJobConfig) -> dict[str, int]:
         ItemEmbedder, fn_constructor_kwargs=kwargs, batch_size=step, batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=cfg.actors), num_cpus=1 if cfg.gpus_per_actor == 0 else 0,
         num_gpus=cfg.gpus_per_actor).write_parquet(cfg.output, ray_remote_args={"num_cpus": 0})
+    from crossrec.jobs.batch_data import mark_complete
+
+    mark_complete(cfg.output)
     counts = items.groupby("domain").size().astype(int).to_dict()
     print(f"embedded {sum(counts.values())} items -> {cfg.output} ({cfg.actors} actor(s))")
     return counts
