@@ -34,6 +34,17 @@ def trained(tmp_path_factory):
     return ds, split, cfg, trainer.model.eval(), data_dir
 
 
+def saved_bundle(trained, path: Path) -> tuple[Path, Path]:
+    """(bundle of the trained model at ``path``, dataset directory)."""
+    from crossrec.model.bundle import save_bundle
+
+    _, split, cfg, model, data_dir = trained
+    popularity = {TARGET: training_popularity(split, model.catalogue.numpy())}
+    bundle = save_bundle(path, split.item_index, {TARGET: model}, popularity,
+                         {"run_name": "x", "model": cfg.model.model_dump(mode="json")}, None)
+    return bundle, data_dir
+
+
 def test_deletion_test_rows_and_summary(trained) -> None:
     _, split, _, model, _ = trained
     rows = deletion_test(model, split, users=60, seed=1, progress=False)
@@ -71,12 +82,8 @@ def test_explained_predictions_name_history_items(trained, tmp_path: Path) -> No
 
 def test_batch_job_writes_a_because_column(trained, tmp_path: Path) -> None:
     from crossrec.jobs.batch_recommend import recommend_all_users
-    from crossrec.model.bundle import save_bundle
 
-    _, split, cfg, model, data_dir = trained
-    popularity = {TARGET: training_popularity(split, model.catalogue.numpy())}
-    bundle = save_bundle(tmp_path / "bundle", split.item_index, {TARGET: model}, popularity,
-                         {"run_name": "x", "model": cfg.model.model_dump(mode="json")}, None)
+    bundle, data_dir = saved_bundle(trained, tmp_path / "bundle")
     plain = recommend_all_users(str(bundle), str(data_dir), TARGET, k=3, progress=False)
     table = recommend_all_users(str(bundle), str(data_dir), TARGET, k=3, progress=False, explain_n=2)
     assert "because" not in plain.column_names
@@ -104,12 +111,8 @@ def test_ray_data_batch_job_matches_the_in_process_job(trained, tmp_path: Path, 
 
     from crossrec.jobs.batch_data import recommend_with_ray_data
     from crossrec.jobs.batch_recommend import recommend_all_users
-    from crossrec.model.bundle import save_bundle
 
-    _, split, cfg, model, data_dir = trained
-    popularity = {TARGET: training_popularity(split, model.catalogue.numpy())}
-    bundle = save_bundle(tmp_path / "bundle", split.item_index, {TARGET: model}, popularity,
-                         {"run_name": "x", "model": cfg.model.model_dump(mode="json")}, None)
+    bundle, data_dir = saved_bundle(trained, tmp_path / "bundle")
     want = recommend_all_users(str(bundle), str(data_dir), TARGET, k=4, batch_size=32, progress=False)
     want = want.sort_by([("user_id", "ascending"), ("rank", "ascending")]).to_pydict()
     for actors in (1, 2):
@@ -130,12 +133,8 @@ def test_ray_data_evaluation_gives_the_in_process_metrics(trained, tmp_path: Pat
     from crossrec.eval.bundle_eval import evaluate_bundle
     from crossrec.jobs.configs import EvaluateJobConfig
     from crossrec.jobs.eval_data import evaluate_with_ray_data
-    from crossrec.model.bundle import save_bundle
 
-    _, split, cfg, model, data_dir = trained
-    popularity = {TARGET: training_popularity(split, model.catalogue.numpy())}
-    bundle = save_bundle(tmp_path / "bundle", split.item_index, {TARGET: model}, popularity,
-                         {"run_name": "x", "model": cfg.model.model_dump(mode="json")}, None)
+    bundle, data_dir = saved_bundle(trained, tmp_path / "bundle")
     want = evaluate_bundle(bundle, data_dir, TARGET, batch_size=16).metrics
     got = evaluate_with_ray_data(str(bundle), str(data_dir), TARGET, batch_size=16, actors=2).metrics
     assert got == want

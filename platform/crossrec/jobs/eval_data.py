@@ -20,19 +20,11 @@ class BundleRankActor:
     def __init__(self, bundle_path: str, dataset: str, target: str, role: str, batch_size: int) -> None:
         import torch
 
-        from crossrec.data.dataset import load_dataset
-        from crossrec.data.split import split_target
-        from crossrec.eval.bundle_eval import check_same_catalogue
-        from crossrec.eval.model_scorer import CrossRecScorer
+        from crossrec.eval.bundle_eval import bundle_scorer
         from crossrec.eval.protocol import target_columns
-        from crossrec.model.bundle import ModelBundle
 
         torch.set_num_threads(1)
-        bundle = ModelBundle.load(bundle_path, targets=[target])
-        self.split = split_target(load_dataset(dataset), target)
-        check_same_catalogue(bundle, self.split)
-        tm = bundle.target(target)
-        self.scorer = CrossRecScorer(tm.model, self.split, batch_size=batch_size, popularity=tm.popularity)
+        tm, self.split, self.scorer = bundle_scorer(bundle_path, dataset, target, batch_size)
         self.max_len = tm.model.history_window
         self.rows = self.split.role(role)
         self.true_cols = target_columns(self.split, self.rows["item_idx"].to_numpy())

@@ -22,9 +22,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from crossrec.serve.inference import BundleCatalog, RequestError, TargetHeadsCache
+from crossrec.serve.inference import RequestError
 from crossrec.serve.metrics import NullMetrics
-from crossrec.serve.pipeline import Job, Pipeline, local_stages
+from crossrec.serve.pipeline import Job, Pipeline, local_pipeline
 from crossrec.serve.schemas import (
     BatchRequest,
     BatchResponse,
@@ -174,14 +174,7 @@ def local_frontend(bundle: str | Path, device: str = "cpu", max_history: int = 2
                    max_body_bytes: int = 1_000_000, metrics: Any = None, cache_capacity: int = 8,
                    name: str = "Service", ann_min_items: int | None = None) -> HttpFrontend:
     """A frontend whose stages run in this process (the fused layout and the plain app)."""
-    catalog = BundleCatalog(bundle, device)
-    heads = TargetHeadsCache(catalog, cache_capacity)
-    for target in catalog.targets[:cache_capacity]:
-        heads.get(target)
-    stages = local_stages(catalog, heads, metrics, ann_min_items)
-    for target in heads.loaded:
-        stages.ranker.warm_ann(heads.get(target))
-    pipeline = Pipeline(catalog, stages, max_history, metrics)
+    pipeline, _ = local_pipeline(bundle, device, max_history, metrics, cache_capacity, ann_min_items, preload=True)
     return HttpFrontend(pipeline, max_body_bytes, metrics, name=name)
 
 

@@ -29,11 +29,8 @@ from crossrec.serve.messages import (
     QueryBatch,
     RankedBatch,
     RankPlan,
-    StaleBundleError,
 )
 from crossrec.serve.schemas import RecommendRequest
-
-__all__ = ["StaleBundleError"]  # re-exported: raised by stages, mapped to HTTP 503 by the frontend
 
 
 class RequestError(ModelInputError):

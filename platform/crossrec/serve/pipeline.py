@@ -184,15 +184,27 @@ def local_stages(catalog: BundleCatalog, heads: TargetHeadsCache, metrics: Any =
                       RankerStage(v, heads, metrics, ann_min_items))
 
 
+def local_pipeline(bundle_path: str | Path, device: str = "cpu", max_history: int = 200, metrics: Any = None,
+                   cache_capacity: int = 8, ann_min_items: int | None = None,
+                   preload: bool = False) -> tuple[Pipeline, TargetHeadsCache]:
+    """The pipeline with its three stages in this process, over one heads cache; ``preload``: load up to
+    ``cache_capacity`` targets (and the ANN indexes the Ranker will use) now rather than on first request."""
+    catalog = BundleCatalog(bundle_path, device)
+    heads = TargetHeadsCache(catalog, cache_capacity)
+    stages = local_stages(catalog, heads, metrics, ann_min_items)
+    for target in catalog.targets[:cache_capacity] if preload else ():
+        stages.ranker.warm_ann(heads.get(target))
+    return Pipeline(catalog, stages, max_history, metrics), heads
+
+
 class RecommendationService:
     """The whole request path in-process and synchronous: what every Serve layout computes, minus Serve."""
 
     def __init__(self, bundle_path: str | Path, device: str = "cpu", max_history: int = 200,
                  cache_capacity: int = 8, ann_min_items: int | None = None) -> None:
-        self.catalog = BundleCatalog(bundle_path, device)
-        self.heads = TargetHeadsCache(self.catalog, cache_capacity)
-        self.pipeline = Pipeline(self.catalog, local_stages(self.catalog, self.heads, ann_min_items=ann_min_items),
-                                 max_history)
+        self.pipeline, self.heads = local_pipeline(bundle_path, device, max_history, cache_capacity=cache_capacity,
+                                                   ann_min_items=ann_min_items)
+        self.catalog = self.pipeline.catalog
         self._loop = asyncio.new_event_loop()
 
     def preload(self, targets: list[str]) -> None:
@@ -212,4 +224,4 @@ class RecommendationService:
 
 
 __all__ = ["HandleCalls", "Job", "LocalCalls", "Pipeline", "RecommendationService", "build_response",
-           "local_stages"]
+           "local_pipeline", "local_stages"]

@@ -84,16 +84,11 @@ def output_dirs(cfg: TrainConfig) -> tuple[Path, str | None]:
     checkpoints there itself, and the bundle, ``metrics.json`` and ``config.yaml`` are written to a local
     staging directory (``$CROSSREC_CACHE/runs``, default ``~/.cache/crossrec/runs``) and published at the end
     (:func:`publish_run`), so a URI never becomes a local folder named ``s3:``."""
-    import hashlib
-    import os
-
-    from crossrec.utils.storage import is_uri
+    from crossrec.utils.storage import is_uri, staging_dir
 
     if not is_uri(cfg.run_dir()):
         return Path(cfg.run_dir()), None
-    key = hashlib.sha256(cfg.run_dir().encode()).hexdigest()[:12]
-    cache = Path(os.environ.get("CROSSREC_CACHE") or Path.home() / ".cache" / "crossrec")
-    return cache / "runs" / f"{cfg.run_name}-{key}", cfg.run_dir()
+    return staging_dir("runs", cfg.run_name, cfg.run_dir()), cfg.run_dir()
 
 
 def publish_run(run_dir: Path, uri: str) -> None:

@@ -19,7 +19,7 @@ from crossrec.tune.config import SweepConfig, build_search_space
 from crossrec.tune.outputs import METRIC, plot, results_table, write_best_config
 from crossrec.tune.trainables import fast_trial, full_trial
 from crossrec.utils.extras import require
-from crossrec.utils.storage import is_uri, join, write_bytes
+from crossrec.utils.storage import is_uri, join, staging_dir, write_bytes
 
 
 @dataclass
@@ -105,16 +105,11 @@ def sweep_dirs(cfg: SweepConfig) -> tuple[str, Path, str | None]:
     A local ``storage_path`` holds everything. With a URI, Ray Tune keeps the trials there itself and
     results.csv, best_config.yaml and sweep.png are written to a local staging directory
     (``$CROSSREC_CACHE/sweeps``) and then published beside them."""
-    import hashlib
-    import os
-
     if not is_uri(cfg.storage_path):
         storage = str(Path(cfg.storage_path).resolve())
         return storage, Path(storage) / cfg.name, None
     remote = join(cfg.storage_path, cfg.name)
-    key = hashlib.sha256(remote.encode()).hexdigest()[:12]
-    cache = Path(os.environ.get("CROSSREC_CACHE") or Path.home() / ".cache" / "crossrec")
-    local = cache / "sweeps" / f"{cfg.name}-{key}"
+    local = staging_dir("sweeps", cfg.name, remote)
     local.mkdir(parents=True, exist_ok=True)
     return cfg.storage_path, local, remote
 

@@ -135,9 +135,20 @@ def publish_dir(local: str | Path, uri: str, last: str = MANIFEST) -> str:
     return uri
 
 
+def local_cache(kind: str) -> Path:
+    """``$CROSSREC_CACHE/<kind>`` (default ``~/.cache/crossrec/<kind>``): where URIs are staged (``staged``) and
+    where runs and sweeps bound for a URI write before publishing (``runs``, ``sweeps``)."""
+    return Path(os.environ.get("CROSSREC_CACHE") or Path.home() / ".cache" / "crossrec") / kind
+
+
+def staging_dir(kind: str, name: str, uri: str) -> Path:
+    """The local directory, under :func:`local_cache` ``(kind)``, of ``name`` bound for ``uri`` (one per URI)."""
+    return local_cache(kind) / f"{name}-{hashlib.sha256(uri.encode()).hexdigest()[:12]}"
+
+
 def stage(uri: str | Path, cache_dir: str | Path | None = None, require: str = MANIFEST) -> Path:
     """A local directory holding ``uri``'s files: ``uri`` itself when it is a local path, else a copy in
-    ``cache_dir`` (default ``$CROSSREC_CACHE`` or ``~/.cache/crossrec/staged``), downloaded into a temporary
+    ``cache_dir`` (default :func:`local_cache` ``("staged")``), downloaded into a temporary
     directory and renamed into place when complete. ``require`` must exist at ``uri`` (StorageError if not:
     an unfinished upload is not read)."""
     if not is_uri(uri):
@@ -151,7 +162,7 @@ def stage(uri: str | Path, cache_dir: str | Path | None = None, require: str = M
         raise StorageError(f"{uri}: no {require} (not a complete upload)")
     with fs.open_input_stream(f"{root}/{require}") as src:
         key = hashlib.sha256(uri.encode() + src.read()).hexdigest()[:16]
-    base = Path(cache_dir or os.environ.get("CROSSREC_CACHE") or Path.home() / ".cache" / "crossrec" / "staged")
+    base = Path(cache_dir) if cache_dir else local_cache("staged")
     final = base / key
     if final.is_dir():
         return final
