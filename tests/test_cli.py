@@ -9,8 +9,8 @@ from crossrec.cli import AREAS, app, main
 
 def test_every_registered_area_adds_a_command(capsys) -> None:
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    assert len(AREAS) == 7
-    assert {"data", "train", "tune", "serve", "evaluate", "quickstart", "submit"} <= names
+    assert len(AREAS) == 8
+    assert {"data", "train", "tune", "serve", "catalogue", "evaluate", "quickstart", "submit"} <= names
 
 
 @pytest.mark.parametrize("argv", [["nosuch"], ["train", "--no-such-flag"]])

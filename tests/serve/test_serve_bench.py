@@ -30,10 +30,11 @@ def run(bench: str, serve_bundle: Path, out: Path, **extra) -> dict:
 def test_serve_load_quick(serve_bundle, local_ray, tmp_path) -> None:
     data = run("serve_load", serve_bundle, tmp_path / "serving.json")
     modes = [(r["layout"], r["mode"], r["clients"]) for r in data["results"]]
-    assert modes == [("in-process", "recommend", 1), ("in-process", "explain", 1), ("plain", "recommend", 1),
+    assert modes == [("in-process", "recommend", 1), ("in-process", "explain", 1), ("in-process", "text-new", 1),
+                     ("in-process", "text-cached", 1), ("plain", "recommend", 1),
                      ("plain", "recommend", 8), ("fused", "recommend", 1), ("fused", "recommend", 8),
                      ("composed", "recommend", 1), ("composed", "recommend", 8), ("composed", "explain", 1),
-                     ("composed-ray", "recommend", 1), ("composed-ray", "recommend", 8),
+                     ("composed", "text-new", 1), ("composed", "text-cached", 1), ("composed-ray", "recommend", 1), ("composed-ray", "recommend", 8),
                      ("fused-direct", "recommend", 1), ("fused-direct", "recommend", 8),
                      ("composed-direct", "recommend", 1), ("composed-direct", "recommend", 8)]
     assert data["errors"] == 0 and all(r["requests"] > 0 and r["p50_ms"] > 0 for r in data["results"])

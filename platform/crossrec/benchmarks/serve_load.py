@@ -15,7 +15,9 @@ and ``max_requests``):
                   measured in a child process because the mode is read when Ray starts
 
 Per level: p50/p95/p99 latency, requests/s, errors, and the CPU milliseconds each process (uvicorn, or each
-Serve replica, proxy and controller) spent per request. Goals (issue 22, 2 CPUs): composed p50 at 1 client
+Serve replica, proxy and controller) spent per request. Modes besides ``recommend`` (30 catalogue items per
+history): ``explain``; ``text-new`` / ``text-cached``: the same histories plus 10 items outside the catalogue,
+known by their text alone (issue 18), each request's texts new to the Encoder's embedding cache or already in it. Goals (issue 22, 2 CPUs): composed p50 at 1 client
 ≤ 2× the plain app's; composed CPU per request ≤ 3× in-process; at 32 clients the composed graph serves more
 requests/s than the plain app; zero errors.
 """
@@ -40,6 +42,7 @@ from crossrec.benchmarks.serving import (
     resolve,
     start,
     stop,
+    text_item_bodies,
     wait_ready,
 )
 from crossrec.utils.io import atomic_write_text
@@ -140,6 +143,12 @@ def run_levels(layout: str, url: str, bodies: list[dict], levels: list[int], cfg
         cpu_rows.append({"layout": layout, "clients": clients, **cpu})
 
 
+def text_modes(bodies: list[dict], n: int, n_text: int = 10) -> dict[str, list[dict]]:
+    """Request bodies of the text modes: ``text-new`` (every request's texts unseen: ``n`` bodies) and
+    ``text-cached`` (the same 64 bodies cycled: the texts are in the embedding cache after the first round)."""
+    return {"text-new": text_item_bodies(bodies, n_text, n), "text-cached": text_item_bodies(bodies, n_text)}
+
+
 def serving_goals(summary: dict) -> list[dict]:
     """The issue's serving goals as rows, for the composed graph behind Serve's proxy (the default) and with
     direct ingress (``ratio_to_goal`` <= 1 is met: measured/goal for a ceiling, goal/measured for a floor)."""
@@ -187,6 +196,9 @@ def summarize(rows: list[dict], top: int) -> dict:
         "errors": sum(r["errors"] for r in rows),
         "explain_p50_ratio_1_client": at[("composed", "explain", 1)]["p50_ms"] / comp1["p50_ms"],
         "explain_p50_ratio_in_process": at[("in-process", "explain", 1)]["p50_ms"] / local["p50_ms"],
+        **{f"{mode.replace('-', '_')}_p50_ratio_{where.replace('-', '_')}": at[(where, mode, 1)]["p50_ms"] /
+           at[(where, "recommend", 1)]["p50_ms"]
+           for mode in ("text-new", "text-cached") for where in ("in-process", "composed") if (where, mode, 1) in at},
     }
     summary["goals"] = serving_goals(summary)
     return summary
@@ -230,6 +242,9 @@ def serve_layouts(layouts: dict[str, dict], bundle: Path, port: int, bodies: lis
             if layout == "composed":
                 row, _ = measure(url, explain_bodies, 1, duration, cfg.max_requests, pids)
                 rows.append({"layout": layout, "mode": "explain", **row})
+                for mode, text_bodies in text_modes(bodies, cfg.max_requests).items():
+                    row, _ = measure(url, text_bodies, 1, duration, cfg.max_requests, pids)
+                    rows.append({"layout": layout, "mode": mode, **row})
         finally:
             stop()
 
@@ -281,6 +296,8 @@ def run_serve_load(cfg: LoadConfig) -> int:
     explain_bodies = [{**b, "explain": True} for b in bodies]  # top-10 with 3 reasons each
     n_local = 50 if cfg.quick else 500
     rows = [in_process(bundle, bodies, n_local), in_process(bundle, explain_bodies, n_local, mode="explain")]
+    rows += [in_process(bundle, text_bodies, n_local, mode=mode)
+             for mode, text_bodies in text_modes(bodies, n_local).items()]
     cpu_rows: list[dict] = []
     proc, url = start_plain(bundle, free_port())
     try:

@@ -49,6 +49,21 @@ def request_bodies(bundle: Path, target: str, n: int = 64, history: int = 30, se
              "target_domain": target, "k": 10} for _ in range(n)]
 
 
+def text_item_bodies(bodies: list[dict], n_text: int = 10, n: int | None = None) -> list[dict]:
+    """``n`` (default ``len(bodies)``) copies of ``bodies`` (cycled) whose histories also carry ``n_text`` items
+    outside the catalogue, known by their text alone (``domain``: the target). Every body's texts are distinct,
+    so a body seen once is an embedding-cache miss; cycling the same bodies again hits the cache."""
+    out = []
+    for b in range(n or len(bodies)):
+        body = bodies[b % len(bodies)]
+        extra = [{"item_id": f"bench-text-{b}-{j}", "domain": body["target_domain"],
+                  "text": f"New arrival {b}-{j}: a story of {['love', 'war', 'space', 'crime', 'family'][j % 5]} "
+                          f"in {['Paris', 'Tokyo', 'Lagos', 'Lima', 'Oslo'][b % 5]}, volume {b * n_text + j}"}
+                 for j in range(n_text)]
+        out.append({**body, "history": body["history"] + extra})
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

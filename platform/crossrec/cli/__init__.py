@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from crossrec.cli import catalogue as catalogue_cli
 from crossrec.cli import data as data_cli
 from crossrec.cli import evaluate as evaluate_cli
 from crossrec.cli import quickstart as quickstart_cli
@@ -39,6 +40,7 @@ AREAS = (
     train_cli,
     tune_cli,
     serve_cli,
+    catalogue_cli,
     quickstart_cli,
     submit_cli,
 )

@@ -110,8 +110,13 @@ class CrossRecModel(nn.Module):
         return int(self.catalogue.numel())
 
     # ---------------------------------------------------------------- users
-    def encode_interests(self, items: torch.Tensor, domains: torch.Tensor) -> Interests:
-        """items, domains: (B, L) int64, left-padded with 0. Returns per-position :class:`Interests`."""
+    def encode_interests(self, items: torch.Tensor, domains: torch.Tensor,
+                         item_vecs: torch.Tensor | None = None) -> Interests:
+        """items, domains: (B, L) int64, left-padded with 0. Returns per-position :class:`Interests`.
+
+        ``item_vecs`` (B, L, D): the item vectors of these positions when the caller built them itself (items
+        represented by request-time text, :mod:`crossrec.model.open_items`); ``items`` then only marks the
+        valid positions, and the caller has applied the target-only rule already."""
         if not self.cfg.fusion.transfer:
             items, domains, _ = self._target_only(items, domains)
         items = items[:, -self.cfg.tower.max_len :]
@@ -119,7 +124,10 @@ class CrossRecModel(nn.Module):
         is_target = (domains == self.target_domain) & (items > 0)
         valid = items > 0
         id_mask = None if self.cfg.tower.source_item_ids else is_target
-        item_vecs = self.item_tower(items, id_mask=id_mask)  # (B, L, D)
+        if item_vecs is None:
+            item_vecs = self.item_tower(items, id_mask=id_mask)  # (B, L, D)
+        else:
+            item_vecs = item_vecs[:, -items.shape[1] :]
         h = self.encoder(item_vecs + self.domain_emb(domains), valid)  # (B, L, D)
         e_t = self.domain_emb.weight[self.target_domain].view(1, 1, -1)
         t, has_t = self.target_pool(h, item_vecs, is_target)

@@ -36,6 +36,12 @@ class ServeAppConfig(StrictModel):
         250_000, ge=1, description="Rank a target by its ANN index (built by `python jobs/build_ann.py`) when its "
                                    "catalogue has at least this many items and the bundle holds one; exact below "
                                    "(and always, when null). Seen-item exclusion stays exact.")
+    catalogue: str | None = Field(
+        None, description="Directory where catalogue updates (POST /admin/catalogue, `crossrec catalogue`) are "
+                          "published and every Ingress/Ranker replica reads them: one filesystem all replicas see. "
+                          "null: '<bundle>.catalogue' beside a local bundle directory; off for a bundle URI.")
+    text_cache_items: int = Field(10_000, ge=0, le=10_000_000, description="Item text embeddings each Encoder "
+                                  "replica keeps (LRU by domain and text hash) for history items read by their text.")
     stage_transport: Literal["grpc", "ray"] = Field(
         "grpc", description="How the composed graph's Ingress reaches its stages: grpc (Serve's replica-to-replica "
                             "gRPC, messages pickled) or ray (Ray object references).")
@@ -95,6 +101,7 @@ def build_app(args: dict[str, Any] | ServeAppConfig):
     """The Serve application for ``args`` (what ``serve run`` / ``serve deploy`` call): the composed graph, or
     with ``layout: fused`` one deployment running the whole pipeline. Stages are bound by keyword."""
     from crossrec.errors import ConfigError
+    from crossrec.serve.catalogue import default_catalogue_dir
     from crossrec.serve.deployments import (
         EncoderReplica,
         FusedReplica,
@@ -111,16 +118,19 @@ def build_app(args: dict[str, Any] | ServeAppConfig):
     elif not (Path(args.bundle) / "bundle.json").is_file():
         raise ConfigError(f"args.bundle: {args.bundle!r} is not a crossrec bundle directory")
     common = {"bundle": args.bundle, "threads": args.torch_threads}
+    catalogue = args.catalogue or default_catalogue_dir(args.bundle)
     http = {"max_history": args.max_history, "max_body_bytes": args.max_body_bytes, "batching": args.batching,
-            "max_batch_size": args.max_batch_size, "batch_wait_timeout_s": args.batch_wait_timeout_s}
+            "max_batch_size": args.max_batch_size, "batch_wait_timeout_s": args.batch_wait_timeout_s,
+            "catalogue": catalogue}
     if args.layout == "fused":
         return deployment(FusedReplica, "Service", ingress=True).bind(device=args.device,
                                                                       ann_min_items=args.ann_min_items, **common, **http)
     return deployment(IngressReplica, "Ingress", ingress=True).bind(
-        encoder=deployment(EncoderReplica, "Encoder").bind(device=args.device, **common),
+        encoder=deployment(EncoderReplica, "Encoder").bind(device=args.device, text_cache_items=args.text_cache_items,
+                                                           **common),
         fusion=deployment(FusionReplica, "Fusion").bind(device=args.device, **common),
         ranker=deployment(RankerReplica, "Ranker").bind(device=args.device, preload=args.preload,
-                                                        ann_min_items=args.ann_min_items, **common),
+                                                        ann_min_items=args.ann_min_items, catalogue=catalogue, **common),
         transport=args.stage_transport, **common, **http)
 
 

@@ -3,9 +3,11 @@ or the HTTP frontend (:mod:`crossrec.serve.http`). No ``serve.deployment`` here:
 (:mod:`crossrec.serve.app`) applies it, with the options of ``DEPLOYMENT_DEFAULTS`` and the YAML. The graph::
 
     Ingress (FastAPI; @serve.batch gathers concurrent /recommend calls into one batch)
-      ─► Encoder (heads multiplexed by target domain)   HistoryBatch (B, L) → InterestBatch
+      ─► Encoder (heads multiplexed by target domain;  HistoryBatch (B, L) → InterestBatch
+                  the backbone + adapters for open items' text, loaded on the first one)
       ─► Fusion                                        InterestBatch → QueryBatch (B, D)
-      ─► Ranker (each target's item matrix)            RankPlan + QueryBatch → RankedBatch (B, k)
+      ─► Ranker (each target's item matrix, plus the    RankPlan + QueryBatch → RankedBatch (B, k)
+                  current catalogue update)
 
 One hop per stage per *batch*, not per request. ``FusedReplica`` runs the same pipeline in one replica.
 
@@ -30,9 +32,9 @@ from crossrec.serve.pipeline import HandleCalls, Job, Pipeline
 from crossrec.serve.stages import EncoderStage, FusionStage, RankerStage
 
 
-def _catalog(bundle: str, device: str, threads: int) -> BundleCatalog:
+def _catalog(bundle: str, device: str, threads: int, catalogue: str | None = None) -> BundleCatalog:
     torch.set_num_threads(threads)  # replicas share the machine's cores: no intra-op oversubscription
-    return BundleCatalog(bundle, device)  # checksum-verifies every file of the bundle
+    return BundleCatalog(bundle, device, catalogue)  # checksum-verifies every file of the bundle
 
 
 class _Ready:
@@ -53,10 +55,10 @@ class _Ready:
 class EncoderReplica(_Ready, EncoderStage):
     """The Encoder stage; targets' heads are loaded on demand, multiplexed by target domain."""
 
-    def __init__(self, bundle: str, device: str = "cpu", threads: int = 1) -> None:
+    def __init__(self, bundle: str, device: str = "cpu", threads: int = 1, text_cache_items: int = 10_000) -> None:
         self.catalog = _catalog(bundle, device, threads)
         self.loads = 0
-        super().__init__(self.catalog.version, self.get_heads, ServeMetrics())
+        super().__init__(self.catalog.version, self.get_heads, ServeMetrics(), self.catalog.text_embedder(text_cache_items))
 
     @serve.multiplexed(max_num_models_per_replica=4)
     async def get_heads(self, target: str):
@@ -64,7 +66,11 @@ class EncoderReplica(_Ready, EncoderStage):
         return self.catalog.load_target(target)
 
     def stats(self) -> dict:
-        return {"loaded_targets": self.loads, "replica": serve.get_replica_context().replica_tag}
+        embedder = self.embedder
+        return {"loaded_targets": self.loads, "replica": serve.get_replica_context().replica_tag,
+                "backbone_loaded": embedder.loaded, "texts_encoded": embedder.encoded,
+                "text_cache": {"items": len(embedder.cache), "hits": embedder.cache.hits,
+                               "misses": embedder.cache.misses}}
 
 
 class FusionReplica(_Ready, FusionStage):
@@ -79,10 +85,10 @@ class RankerReplica(_Ready, RankerStage):
     """The Ranker stage; ``preload`` targets' item matrices are loaded at start (default: all)."""
 
     def __init__(self, bundle: str, device: str = "cpu", threads: int = 1, preload: list[str] | None = None,
-                 ann_min_items: int | None = None) -> None:
-        catalog = _catalog(bundle, device, threads)
+                 ann_min_items: int | None = None, catalogue: str | None = None) -> None:
+        catalog = _catalog(bundle, device, threads, catalogue)
         heads = TargetHeadsCache(catalog, capacity=max(len(catalog.targets), 1))
-        super().__init__(catalog.version, heads, ServeMetrics(), ann_min_items)
+        super().__init__(catalog.version, heads, ServeMetrics(), ann_min_items, catalog.store)
         for target in preload or catalog.targets:
             self.warm_ann(heads.get(target), threads)
 
@@ -112,8 +118,9 @@ class IngressReplica(_BatchingIngress):
 
     async def __init__(self, *, encoder, fusion, ranker, bundle: str, max_history: int = 200,
                        max_body_bytes: int = 1_000_000, batching: bool = True, threads: int = 1,
-                       max_batch_size: int = 32, batch_wait_timeout_s: float = 0.001, transport: str = "grpc") -> None:
-        catalog = _catalog(bundle, "cpu", threads)
+                       max_batch_size: int = 32, batch_wait_timeout_s: float = 0.001, transport: str = "grpc",
+                       catalogue: str | None = None) -> None:
+        catalog = _catalog(bundle, "cpu", threads, catalogue)
         self.version = catalog.version
         self.handles = (encoder, fusion, ranker)
         metrics = ServeMetrics()
@@ -136,9 +143,10 @@ class FusedReplica(_BatchingIngress):
 
     def __init__(self, *, bundle: str, device: str = "cpu", max_history: int = 200, max_body_bytes: int = 1_000_000,
                  batching: bool = True, threads: int = 1, max_batch_size: int = 32,
-                 batch_wait_timeout_s: float = 0.001, ann_min_items: int | None = None) -> None:
+                 batch_wait_timeout_s: float = 0.001, ann_min_items: int | None = None,
+                 catalogue: str | None = None) -> None:
         torch.set_num_threads(threads)
         self.frontend = local_frontend(bundle, device, max_history, max_body_bytes, ServeMetrics(),
-                                       ann_min_items=ann_min_items)
+                                       ann_min_items=ann_min_items, catalogue_dir=catalogue)
         self.frontend.submit = self._batching(batching, max_batch_size, batch_wait_timeout_s) or self.frontend.submit
         self.version = self.frontend.catalog.version

@@ -18,16 +18,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from crossrec.serve.admin import CatalogueAdmin
 from crossrec.serve.inference import RequestError
 from crossrec.serve.metrics import NullMetrics
 from crossrec.serve.pipeline import Job, Pipeline, local_pipeline
 from crossrec.serve.schemas import (
     BatchRequest,
     BatchResponse,
+    CatalogueUpdateRequest,
+    CatalogueUpdateResponse,
     DomainInfo,
     DomainsResponse,
     RecommendRequest,
@@ -60,13 +63,16 @@ def _json(content: Any) -> Response:
 
 class HttpFrontend:
     """The API over a :class:`Pipeline`. ``submit`` serves one job (default: alone; a Serve Ingress passes its
-    ``@serve.batch`` method); ``readiness`` returns {stage: bundle version} of the stages behind it."""
+    ``@serve.batch`` method); ``readiness`` returns {stage: bundle version} of the stages behind it.
+    ``admin``: catalogue updates (default: the token of ``CROSSREC_ADMIN_TOKEN``, vectors from the Encoder)."""
 
     def __init__(self, pipeline: Pipeline, max_body_bytes: int = 1_000_000, metrics: Any = None,
                  submit: Callable[[Job], Awaitable[dict]] | None = None,
                  readiness: Callable[[], Awaitable[dict[str, str]]] | None = None,
-                 encoder_stats: Callable[[], Awaitable[dict]] | None = None, name: str = "Ingress") -> None:
+                 encoder_stats: Callable[[], Awaitable[dict]] | None = None, name: str = "Ingress",
+                 admin: CatalogueAdmin | None = None) -> None:
         self.pipeline = pipeline
+        self.admin = admin or CatalogueAdmin.from_env(pipeline.catalog, pipeline.item_vectors)
         self.catalog = pipeline.catalog
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics or NullMetrics()
@@ -93,7 +99,8 @@ class HttpFrontend:
             return result
         except RequestError as err:
             status = err.status
-            raise HTTPException(err.status, str(err)) from None
+            raise HTTPException(err.status, str(err),
+                                headers={"WWW-Authenticate": "Bearer"} if err.status == 401 else None) from None
         except HTTPException:
             raise
         except Exception as err:
@@ -156,10 +163,21 @@ class HttpFrontend:
 
         @api.get("/domains", response_model=DomainsResponse)
         async def domains() -> DomainsResponse:
-            index = catalog.index
-            return DomainsResponse(model_version=catalog.version, domains=[
-                DomainInfo(domain=d, catalogue_size=int(len(index.domain_items(d))), servable=d in catalog.targets)
+            index, overlay = catalog.index, catalog.store.current()
+            return DomainsResponse(model_version=catalog.version, catalogue_version=overlay.version, domains=[
+                DomainInfo(domain=d, catalogue_size=int(len(index.domain_items(d))) + overlay.domain_delta(d, index),
+                           servable=d in catalog.targets)
                 for d in index.domains])
+
+        @api.post("/admin/catalogue", response_model=CatalogueUpdateResponse)
+        async def update_catalogue(body: CatalogueUpdateRequest, request: Request,
+                                   authorization: str | None = Header(None)) -> Response:
+            """Add items (embedded by the Encoder) and remove items, published as one new catalogue version that
+            every Ranker uses from its next call. ``Authorization: Bearer <CROSSREC_ADMIN_TOKEN>``."""
+            async def publish() -> dict:
+                self.admin.authorize(authorization)
+                return await self.admin.apply(body)
+            return await self._checked(request, publish, "admin_catalogue", [])
 
         if self.encoder_stats is not None:
             @api.get("/debug/encoder")
@@ -172,9 +190,11 @@ class HttpFrontend:
 
 def local_frontend(bundle: str | Path, device: str = "cpu", max_history: int = 200,
                    max_body_bytes: int = 1_000_000, metrics: Any = None, cache_capacity: int = 8,
-                   name: str = "Service", ann_min_items: int | None = None) -> HttpFrontend:
+                   name: str = "Service", ann_min_items: int | None = None,
+                   catalogue_dir: str | Path | None = None) -> HttpFrontend:
     """A frontend whose stages run in this process (the fused layout and the plain app)."""
-    pipeline, _ = local_pipeline(bundle, device, max_history, metrics, cache_capacity, ann_min_items, preload=True)
+    pipeline, _ = local_pipeline(bundle, device, max_history, metrics, cache_capacity, ann_min_items, preload=True,
+                                 catalogue_dir=catalogue_dir)
     return HttpFrontend(pipeline, max_body_bytes, metrics, name=name)
 
 
@@ -186,10 +206,12 @@ def plain_app(bundle: str | Path | None = None) -> FastAPI:
     import torch
 
     torch.set_num_threads(int(os.environ.get("CROSSREC_TORCH_THREADS", "1")))
+    from crossrec.serve.catalogue import default_catalogue_dir
+
     path = bundle or os.environ.get("CROSSREC_BUNDLE")
     if not path:
         raise SystemExit("plain_app: set CROSSREC_BUNDLE to a crossrec bundle directory")
-    return local_frontend(path).api
+    return local_frontend(path, catalogue_dir=os.environ.get("CROSSREC_CATALOGUE") or default_catalogue_dir(str(path))).api
 
 
 __all__ = ["HttpFrontend", "local_frontend", "plain_app", "unavailable"]

@@ -39,24 +39,55 @@ class Message:
 
 @dataclass(frozen=True)
 class HistoryBatch(Message):
-    """B users' known history items, most recent last: items/domains (B, L) int64, left-padded with 0.
-    Rows with an empty history are not sent (they are cold starts, ranked by popularity)."""
+    """B users' history items, most recent last: items/domains (B, L) int64, left-padded with 0.
+    Rows with an empty history are not sent (they are cold starts, ranked by popularity).
+
+    Items outside the bundle (*open* items: request-time text, or added by a catalogue update) hold any index
+    > 0 in ``items`` and a slot in ``slots`` (B, L) int32 (-1 elsewhere) into ``texts``: the distinct
+    (domain, text) pairs the Encoder embeds. ``slots`` is None when every item is a bundle item."""
 
     items: np.ndarray
     domains: np.ndarray
+    slots: np.ndarray | None = None
+    texts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def pack(cls, version: str, target: str, histories: Sequence[tuple[np.ndarray, np.ndarray]]) -> HistoryBatch:
-        """From per-row (items (L_b,), domains (L_b,)) pairs."""
+    def pack(cls, version: str, target: str, histories: Sequence[tuple[np.ndarray, np.ndarray]],
+             open_items: Sequence[Sequence[tuple[int, str, str]]] | None = None) -> HistoryBatch:
+        """From per-row (items (L_b,), domains (L_b,)) pairs; ``open_items``: per row, (position in the row,
+        domain, text) of its open items."""
         items, domains = left_pad(histories)
-        return cls(version, target, items, domains)
+        if not open_items or not any(open_items):
+            return cls(version, target, items, domains)
+        slots = np.full(items.shape, -1, dtype=np.int32)
+        texts: dict[tuple[str, str], int] = {}
+        for b, ((row, _), found) in enumerate(zip(histories, open_items, strict=True)):
+            shift = items.shape[1] - len(row)
+            for pos, domain, text in found:
+                slots[b, shift + pos] = texts.setdefault((domain, text), len(texts))
+        return cls(version, target, items, domains, slots, tuple(texts))
+
+    def fit(self, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """items, domains, slots cropped or left-padded to exactly ``width`` columns (the latest items)."""
+        length = self.items.shape[1]
+        if length >= width:
+            cut = slice(length - width, None)
+            return self.items[:, cut], self.domains[:, cut], None if self.slots is None else self.slots[:, cut]
+        pad = ((0, 0), (width - length, 0))
+        slots = None if self.slots is None else np.pad(self.slots, pad, constant_values=-1)
+        return np.pad(self.items, pad), np.pad(self.domains, pad), slots
 
     def rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per row (items (L_b,), domains (L_b,)) without padding."""
-        return [(i[i > 0], d[i > 0]) for i, d in zip(self.items, self.domains, strict=True)]
+        """Per row (items (L_b,), domains (L_b,)) of its bundle items, without padding (open items left out)."""
+        keep = self.items > 0 if self.slots is None else (self.items > 0) & (self.slots < 0)
+        return [(i[k], d[k]) for i, d, k in zip(self.items, self.domains, keep, strict=True)]
 
     def select(self, rows: Sequence[int]) -> HistoryBatch:
-        return HistoryBatch(self.version, self.target, self.items[list(rows)], self.domains[list(rows)])
+        rows = list(rows)
+        if self.slots is None:
+            return HistoryBatch(self.version, self.target, self.items[rows], self.domains[rows])
+        return HistoryBatch(self.version, self.target, self.items[rows], self.domains[rows], self.slots[rows],
+                            self.texts)
 
     def __len__(self) -> int:
         return int(self.items.shape[0])
@@ -117,6 +148,7 @@ class RankedBatch(Message):
 
     items: np.ndarray
     scores: np.ndarray
+    catalogue_version: int = 0  # the catalogue update ranked against (item indices above the bundle's refer to it)
 
     def row(self, b: int, k: int) -> list[tuple[int, float]]:
         """Row ``b``'s first ``k`` (item index, score) pairs, padding dropped."""

@@ -31,7 +31,7 @@ from crossrec.serve.inference import (
 )
 from crossrec.serve.messages import HistoryBatch, InterestBatch, QueryBatch, RankedBatch, RankPlan
 from crossrec.serve.metrics import NullMetrics
-from crossrec.serve.schemas import RecommendRequest, RecommendResponse
+from crossrec.serve.schemas import CatalogueUpdateRequest, RecommendRequest, RecommendResponse
 from crossrec.serve.stages import EncoderStage, FusionStage, RankerStage
 
 
@@ -43,6 +43,7 @@ class StageCalls(Protocol):
     def fuse(self, interests: Any) -> Any: ...
     def rank(self, plan: RankPlan, queries: Any) -> Any: ...
     def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]) -> Any: ...
+    def item_vectors(self, version: str, target: str, texts: list[str]) -> Any: ...
 
 
 async def _ready(value: Any) -> Any:
@@ -66,6 +67,9 @@ class LocalCalls:
 
     def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]):
         return self.encoder.explain(batch, ranked, n)
+
+    def item_vectors(self, version: str, target: str, texts: list[str]):
+        return self.encoder.item_vectors(version, target, texts)
 
 
 class HandleCalls:
@@ -94,6 +98,9 @@ class HandleCalls:
 
     def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]):
         return self._encoder(batch.target).explain.remote(batch, ranked, n)
+
+    def item_vectors(self, version: str, target: str, texts: list[str]):
+        return self._encoder(target).item_vectors.remote(version, target, texts)
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,10 @@ class Pipeline:
         await asyncio.gather(*(self._target(target, rows, jobs, out) for target, rows in by_target.items()))
         return out  # type: ignore[return-value]
 
+    async def item_vectors(self, target: str, texts: list[str]):
+        """Candidate vectors (N, D) of new ``target`` items (catalogue updates), from the Encoder stage."""
+        return await _ready(self.calls.item_vectors(self.catalog.version, target, texts))
+
     async def _target(self, target: str, rows: list[int], jobs: list[Job], out: list[dict | None]) -> None:
         version, calls = self.catalog.version, self.calls
         reqs, hists = [jobs[i].request for i in rows], [jobs[i].history for i in rows]
@@ -141,30 +152,47 @@ class Pipeline:
         seen = [h.items[h.domains == domain] if r.exclude_seen else h.items[:0] for r, h in zip(reqs, hists, strict=True)]
         plan = RankPlan.build(version, target, max(r.k for r in reqs), cold, seen)
         warm = [j for j, c in enumerate(cold) if not c]
-        batch = HistoryBatch.pack(version, target, [(hists[j].items, hists[j].domains) for j in warm]) if warm else None
+        batch = HistoryBatch.pack(version, target, [(hists[j].items, hists[j].domains) for j in warm],
+                                  [hists[j].open for j in warm]) if warm else None
         queries = calls.fuse(calls.encode(batch)) if batch is not None else None
         ranked: RankedBatch = await calls.rank(plan, queries)
         items = [ranked.row(j, r.k) for j, r in enumerate(reqs)]
         reasons: dict[int, list] = {}
         asked = [w for w, j in enumerate(warm) if reqs[j].explain]  # off by default: no extra call
         if asked:
-            found = await calls.explain(batch.select(asked), [[i for i, _ in items[warm[w]]] for w in asked],
-                                        [reqs[warm[w]].explain_n for w in asked])
-            reasons = {warm[w]: r for w, r in zip(asked, found, strict=True)}
+            reasons = await self._explain(batch, asked, [warm[w] for w in asked], items, reqs)
         for j, i in enumerate(rows):
-            out[i] = build_response(self.catalog, reqs[j], hists[j], items[j], cold[j], reasons.get(j))
+            out[i] = build_response(self.catalog, reqs[j], hists[j], items[j], cold[j], reasons.get(j),
+                                    ranked.catalogue_version)
+
+    async def _explain(self, batch: HistoryBatch, asked: list[int], rows: list[int],
+                       items: list[list[tuple[int, float]]], reqs: list[RecommendRequest]) -> dict[int, list]:
+        """Reasons of rows ``rows`` (batch rows ``asked``); items added by a catalogue update get none ([])."""
+        bundle_items = self.catalog.store.base_size
+        ranked = [[i for i, _ in items[j] if i <= bundle_items] for j in rows]
+        found = await self.calls.explain(batch.select(asked), ranked, [reqs[j].explain_n for j in rows])
+        out = {}
+        for j, per_item in zip(rows, found, strict=True):
+            by_item = dict(zip([i for i, _ in items[j] if i <= bundle_items], per_item, strict=True))
+            out[j] = [by_item.get(i, []) for i, _ in items[j]]
+        return out
 
 
 def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: ResolvedHistory,
                    items: list[tuple[int, float]], cold: bool,
-                   reasons: list[list[tuple[int, float]]] | None = None) -> dict:
+                   reasons: list[list[tuple[int, float]]] | None = None, catalogue_version: int = 0) -> dict:
     """The response for ranked ``(item index, score)`` pairs, as the JSON-ready dict of
     :class:`RecommendResponse`; ``because`` per item when the request asked for explanations (a cold start's
     are [])."""
     index = catalog.index
+    bundle_items = len(index.item_ids)
 
     def item(r: int, i: int, s: float) -> dict:
-        out = {"item_id": str(index.item_ids[i]), "text": str(index.texts[i]), "score": s}
+        if i < bundle_items:
+            out = {"item_id": str(index.item_ids[i]), "text": str(index.texts[i]), "score": s}
+        else:  # added by a catalogue update
+            item_id, _, text = catalog.item_record(i)
+            out = {"item_id": item_id, "text": text, "score": s}
         if req.explain:
             out["because"] = reason_records(index, reasons[r]) if reasons is not None else []
         else:
@@ -173,23 +201,25 @@ def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: Resolved
 
     return {"user_id": req.user_id, "target_domain": req.target_domain,
             "items": [item(r, i, s) for r, (i, s) in enumerate(items)], "model_version": catalog.version,
-            "cold_start": cold, "unknown_items": hist.unknown}
+            "catalogue_version": catalogue_version, "cold_start": cold, "unknown_items": hist.unknown,
+            "ignored_text": hist.ignored_text}
 
 
 def local_stages(catalog: BundleCatalog, heads: TargetHeadsCache, metrics: Any = None,
                  ann_min_items: int | None = None) -> LocalCalls:
-    """The three stages in this process, sharing one heads cache."""
+    """The three stages in this process, sharing one heads cache (and the catalogue's update store)."""
     v = catalog.version
-    return LocalCalls(EncoderStage(v, heads, metrics), FusionStage(v, heads, metrics),
-                      RankerStage(v, heads, metrics, ann_min_items))
+    return LocalCalls(EncoderStage(v, heads, metrics, catalog.text_embedder()), FusionStage(v, heads, metrics),
+                      RankerStage(v, heads, metrics, ann_min_items, catalog.store))
 
 
 def local_pipeline(bundle_path: str | Path, device: str = "cpu", max_history: int = 200, metrics: Any = None,
                    cache_capacity: int = 8, ann_min_items: int | None = None,
-                   preload: bool = False) -> tuple[Pipeline, TargetHeadsCache]:
+                   preload: bool = False, catalogue_dir: str | Path | None = None) -> tuple[Pipeline, TargetHeadsCache]:
     """The pipeline with its three stages in this process, over one heads cache; ``preload``: load up to
-    ``cache_capacity`` targets (and the ANN indexes the Ranker will use) now rather than on first request."""
-    catalog = BundleCatalog(bundle_path, device)
+    ``cache_capacity`` targets (and the ANN indexes the Ranker will use) now rather than on first request;
+    ``catalogue_dir``: where catalogue updates are published (None: off)."""
+    catalog = BundleCatalog(bundle_path, device, catalogue_dir)
     heads = TargetHeadsCache(catalog, cache_capacity)
     stages = local_stages(catalog, heads, metrics, ann_min_items)
     for target in catalog.targets[:cache_capacity] if preload else ():
@@ -201,9 +231,10 @@ class RecommendationService:
     """The whole request path in-process and synchronous: what every Serve layout computes, minus Serve."""
 
     def __init__(self, bundle_path: str | Path, device: str = "cpu", max_history: int = 200,
-                 cache_capacity: int = 8, ann_min_items: int | None = None) -> None:
+                 cache_capacity: int = 8, ann_min_items: int | None = None,
+                 catalogue_dir: str | Path | None = None) -> None:
         self.pipeline, self.heads = local_pipeline(bundle_path, device, max_history, cache_capacity=cache_capacity,
-                                                   ann_min_items=ann_min_items)
+                                                   ann_min_items=ann_min_items, catalogue_dir=catalogue_dir)
         self.catalog = self.pipeline.catalog
         self._loop = asyncio.new_event_loop()
 
@@ -221,6 +252,14 @@ class RecommendationService:
 
     def recommend(self, request: RecommendRequest) -> RecommendResponse:
         return self.recommend_many([request])[0]
+
+    def update_catalogue(self, request: CatalogueUpdateRequest) -> dict:
+        """Publish a catalogue update from this process (no token: the caller is trusted; what
+        ``crossrec catalogue`` runs). Returns the :class:`CatalogueUpdateResponse` dict."""
+        from crossrec.serve.admin import CatalogueAdmin
+
+        admin = CatalogueAdmin(self.catalog, self.pipeline.item_vectors)
+        return self._loop.run_until_complete(admin.apply(request))
 
 
 __all__ = ["HandleCalls", "Job", "LocalCalls", "Pipeline", "RecommendationService", "build_response",

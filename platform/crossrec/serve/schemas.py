@@ -1,17 +1,33 @@
 """HTTP request/response models of the recommendation API (validated by pydantic; 4xx name the field)."""
 
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 MAX_EXPLAIN_N = 10
+MAX_ITEM_TEXT = 4000  # characters of an item's text (the backbone reads its first backbone.max_length tokens)
+MAX_CATALOGUE_UPDATE = 1000  # items added or removed by one admin call
+
+
+def _not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("text is empty or only whitespace")
+    return value
 
 
 class HistoryItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: str = Field(..., min_length=1, max_length=512, description="Catalogue item id.")
-    domain: str | None = Field(None, max_length=128, description="Optional; must match the catalogue.")
+    domain: str | None = Field(None, max_length=128, description="Optional for a catalogue item (must match the "
+                               "catalogue); required with `text` for an item outside it (one of /domains).")
     timestamp: StrictInt | None = Field(None, description="Unix seconds (an integer); when given, history is ordered by it.")
+    text: str | None = Field(None, max_length=MAX_ITEM_TEXT, description=(
+        "The item's text, for an item outside the catalogue: it is then read through the backbone (with the "
+        "target's adapter for target-domain items) instead of being dropped into `unknown_items`. Ignored for a "
+        "catalogue item (the catalogue's text wins; a differing text is listed in `ignored_text`). Not empty, "
+        f"at most {MAX_ITEM_TEXT} characters."))
+
+    _text = field_validator("text")(_not_blank)
 
 
 class RecommendRequest(BaseModel):
@@ -57,8 +73,12 @@ class RecommendResponse(BaseModel):
     target_domain: str
     items: list[ScoredItem]
     model_version: str
+    catalogue_version: int = Field(0, description="The catalogue update the ranking used (0: the bundle's own).")
     cold_start: bool = Field(description="True when no known history item was usable: popularity fallback.")
-    unknown_items: list[str] = Field(default_factory=list)
+    unknown_items: list[str] = Field(default_factory=list, description="History ids with neither a catalogue entry "
+                                     "nor `text`: dropped.")
+    ignored_text: list[str] = Field(default_factory=list, description="History ids found in the catalogue whose "
+                                    "request `text` differed from the catalogue's: the catalogue's was used.")
 
 
 class BatchResponse(BaseModel):
@@ -73,4 +93,34 @@ class DomainInfo(BaseModel):
 
 class DomainsResponse(BaseModel):
     model_version: str
+    catalogue_version: int = Field(0, description="The published catalogue update this replica serves (0: none).")
     domains: list[DomainInfo]
+
+
+class NewItem(BaseModel):
+    """An item added to a running service's catalogue (recommendable in its domain when that is a target)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(..., min_length=1, max_length=512)
+    domain: str = Field(..., min_length=1, max_length=128, description="One of /domains.")
+    text: str = Field(..., max_length=MAX_ITEM_TEXT, description=f"Not empty, at most {MAX_ITEM_TEXT} characters.")
+
+    _text = field_validator("text")(_not_blank)
+
+
+class CatalogueUpdateRequest(BaseModel):
+    """``POST /admin/catalogue``: items to add and ids to remove, published as one new catalogue version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[NewItem] = Field(default_factory=list, max_length=MAX_CATALOGUE_UPDATE)
+    remove: list[str] = Field(default_factory=list, max_length=MAX_CATALOGUE_UPDATE,
+                              description="Item ids (bundle or added) that are never recommended again.")
+
+
+class CatalogueUpdateResponse(BaseModel):
+    model_version: str
+    catalogue_version: int
+    added: list[str] = Field(description="Ids added by this call (ids already there with the same text: no-op).")
+    removed: list[str] = Field(description="Ids removed by this call (already removed: no-op).")

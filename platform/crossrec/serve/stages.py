@@ -3,8 +3,10 @@ out (:mod:`crossrec.serve.messages`), no Ray. The composed Serve graph runs each
 (:mod:`crossrec.serve.deployments`); the fused layout and the in-process path call them directly.
 
     EncoderStage  HistoryBatch (B, L)              → InterestBatch (B, D) ×3    (+ explain: leave-one-out reasons)
+                  open items' text                 → backbone + adapter, lazily  (+ item_vectors: catalogue updates)
     FusionStage   InterestBatch                    → QueryBatch (B, D)
     RankerStage   RankPlan + QueryBatch (warm rows) → RankedBatch (B, k)         (cold rows: popularity)
+                  over the current catalogue version (crossrec.serve.catalogue), re-read when it changes
 
 Methods are ``async`` so that a replica may fetch a target's heads asynchronously (the Encoder's
 ``@serve.multiplexed`` loader); the compute itself is synchronous (:mod:`crossrec.serve.inference`).
@@ -12,10 +14,15 @@ Methods are ``async`` so that a replica may fetch a target's heads asynchronousl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
+
 from crossrec.model.bundle import TargetModel
+from crossrec.model.open_items import text_item_vectors
+from crossrec.serve.catalogue import CatalogueStore
 from crossrec.serve.inference import TargetHeadsCache, encode_batch, explain_batch, fuse_batch, rank_batch
 from crossrec.serve.messages import HistoryBatch, InterestBatch, QueryBatch, RankedBatch, RankPlan
 from crossrec.serve.metrics import NullMetrics
@@ -40,18 +47,44 @@ class _Stage:
 
 
 class EncoderStage(_Stage):
-    """Histories → interests with the target's heads (the sequence encoder and transfer)."""
+    """Histories → interests with the target's heads (the sequence encoder and transfer). Open items' text is
+    embedded by ``embedder`` (:class:`crossrec.model.text_embedder.BundleTextEmbedder`: the backbone loads on
+    the first open item, in a worker thread so that batches of bundle items go on meanwhile)."""
 
     name = "Encoder"
+
+    def __init__(self, version: str, heads: TargetHeadsCache | HeadsLoader, metrics: Any = None,
+                 embedder: Any = None) -> None:
+        super().__init__(version, heads, metrics)
+        self.embedder = embedder
+
+    async def _embed(self, target: str, items: list[tuple[str, str]]):
+        if self.embedder is None:
+            raise RuntimeError(f"{self.name}: open items need a text embedder, and this stage has none")
+        with self.metrics.timed(target, "embed_text", rows=len(items)):
+            return await asyncio.to_thread(self.embedder.embed, target, items)
 
     async def encode(self, batch: HistoryBatch) -> InterestBatch:
         batch.check(self.version, self.name)
         heads = await self.heads_for(batch.target)
+        text = await self._embed(batch.target, list(batch.texts)) if batch.texts else None
         with self.metrics.timed(batch.target, "encode", rows=len(batch)):
-            return encode_batch(heads, batch)
+            return encode_batch(heads, batch, text)
+
+    async def item_vectors(self, version: str, target: str, texts: list[str]) -> np.ndarray:
+        """(N,) texts of new ``target`` items → their candidate vectors (N, D): text-only, through the target's
+        adapter and item tower (what a catalogue update publishes for the Ranker)."""
+        if version != self.version:
+            from crossrec.serve.messages import StaleBundleError
+
+            raise StaleBundleError(f"{self.name} replica serves bundle {self.version!r}, the request expects {version!r}")
+        heads = await self.heads_for(target)
+        text = await self._embed(target, [(target, t) for t in texts])
+        return text_item_vectors(heads.model, text.to(heads.catalogue_vectors.device)).detach().cpu().numpy()
 
     async def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]) -> list:
-        """Per row, per ranked item index: (history item index, weight) pairs, strongest first."""
+        """Per row, per ranked item index: (history item index, weight) pairs, strongest first (bundle items
+        of the history only: open items are left out of the explained forward)."""
         batch.check(self.version, self.name)
         heads = await self.heads_for(batch.target)
         with self.metrics.timed(batch.target, "explain", rows=len(batch)):
@@ -72,14 +105,16 @@ class FusionStage(_Stage):
 
 class RankerStage(_Stage):
     """Top-k over the target's catalogue, seen items excluded; popularity for cold rows. Exact, unless the
-    catalogue has at least ``ann_min_items`` items and the bundle an ANN index for it (None: always exact)."""
+    catalogue has at least ``ann_min_items`` items and the bundle an ANN index for it (None: always exact).
+    ``catalogue``: the published catalogue updates (checked on every call; a new version is used at once)."""
 
     name = "Ranker"
 
     def __init__(self, version: str, heads: TargetHeadsCache | HeadsLoader, metrics: Any = None,
-                 ann_min_items: int | None = None) -> None:
+                 ann_min_items: int | None = None, catalogue: CatalogueStore | None = None) -> None:
         super().__init__(version, heads, metrics)
         self.ann_min_items = ann_min_items
+        self.catalogue = catalogue
 
     def warm_ann(self, heads: TargetModel, threads: int = 1) -> bool:
         """Read ``heads``' ANN index now (not on the first request) when the Ranker will use it; True if so."""
@@ -95,5 +130,9 @@ class RankerStage(_Stage):
         if queries is not None:
             queries.check(self.version, self.name)
         heads = await self.heads_for(plan.target)
+        view, version = heads, 0
+        if self.catalogue is not None:
+            overlay = self.catalogue.current()
+            view, version = overlay.ranked(heads), overlay.version
         with self.metrics.timed(plan.target, "rank", rows=len(plan)):
-            return rank_batch(heads, plan, queries, ann_min_items=self.ann_min_items)
+            return rank_batch(view, plan, queries, ann_min_items=self.ann_min_items, catalogue_version=version)
