@@ -81,12 +81,15 @@ def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, cap
 
 
 def test_aggregate_mean_std_and_ratio() -> None:
-    def row(method: str, seed: int, ndcg: float, baseline: bool) -> dict:
-        m = {sl: {"ndcg@10": ndcg, "recall@10": ndcg, "n_users": 5} for sl in ("overall", "cold", "warm")}
+    def row(method: str, seed: int, ndcg: float, baseline: bool, valid: float | None = None) -> dict:
+        def m(v: float) -> dict:
+            return {sl: {"ndcg@10": v, "recall@10": v, "n_users": 5} for sl in ("overall", "cold", "warm")}
         return {"target": "t", "method": method, "kind": "x", "baseline": baseline, "seed": seed,
-                "fit_seconds": 60.0, "valid": m, "test": m}
+                "fit_seconds": 60.0, "valid": m(ndcg if valid is None else valid), "test": m(ndcg)}
 
-    rows = [row("a", 0, 0.2, False), row("a", 1, 0.4, False), row("b", 0, 0.25, True), row("c", 0, 0.1, True)]
+    # "d" is the best baseline on test but not on valid: valid alone picks the best baseline
+    rows = [row("a", 0, 0.2, False), row("a", 1, 0.4, False), row("b", 0, 0.25, True), row("c", 0, 0.1, True),
+            row("d", 0, 0.3, True, valid=0.2)]
     summary = aggregate(rows)
     assert summary["t"]["a"]["overall_ndcg@10"] == pytest.approx(0.3)
     assert summary["t"]["a"]["overall_ndcg@10_std"] == pytest.approx(0.1414, abs=1e-4)
@@ -160,6 +163,11 @@ def test_baseline_keys_follow_only_the_code_they_run() -> None:
     assert "model/layers.py" in {str(p.relative_to(root)) for p in quality_run._module_closure(
         root, quality_run.BASELINE_ENTRIES["sasrec"])}  # SASRec's transformer blocks are shared with the model
     assert len({quality_run.code_version(k) for k in ("mostpop", "sasrec", "zero_shot", "crossrec")}) == 4
+    crossrec = {str(p.relative_to(root)) for p in quality_run._module_closure(
+        root, quality_run.CROSSREC_ENTRIES + quality_run.COMMON_ENTRIES)}
+    assert {"model/recommender.py", "model/towers.py", "model/fusion.py", "model/layers.py", "data/windows.py",
+            "train/engine.py", "train/config.py", "eval/model_scorer.py", "model/backbone.py"} <= crossrec
+    assert not crossrec & {"model/ann.py", "model/explain.py"}  # serving-only modules keep crossrec rows cached
 
 
 def test_suite_page_covers_every_dataset_and_target(tmp_path: Path) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossrec.data.windows import IGNORE_LABEL, build_train_windows, next_any_items, next_target_labels
+from crossrec.data.windows import (
+    IGNORE_LABEL,
+    build_train_windows,
+    burst_target_labels,
+    next_any_items,
+    next_target_labels,
+)
 
 # Items 1..6; target catalogue = items 2 (position 0) and 5 (position 1).
 CATALOGUE_POSITION = np.array([-1, -1, 0, -1, -1, 1, -1])
@@ -17,6 +23,23 @@ def test_next_target_labels_by_hand() -> None:
     labels = next_target_labels(items, offsets, cutoff, CATALOGUE_POSITION)
     expected = [0, 1, 1, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL, IGNORE_LABEL]
     assert labels.tolist() == expected
+
+
+def test_burst_labels_sit_where_a_held_out_example_would() -> None:
+    # user 0: timestamps 1 1 | 2 2 | 3 | 4 (four bursts); user 1 may see its first two items only
+    items = np.array([1, 2, 2, 5, 3, 5, 4, 2, 5])
+    timestamps = np.array([1, 1, 2, 2, 3, 4, 7, 8, 9])
+    offsets, cutoff = np.array([0, 6, 9]), np.array([6, 2])
+    adjacent = burst_target_labels(items, timestamps, offsets, cutoff, CATALOGUE_POSITION, adjacent=True)
+    # burst ends: 1 (next burst {2, 5}: its last target is 5 -> 1), 3 (next burst {3}: none), 4 (next {5} -> 1),
+    # 5 (the prefix ends); positions inside a burst never get a label; user 1's label 5 lies past its cutoff
+    assert adjacent.tolist() == [IGNORE_LABEL, 1, IGNORE_LABEL, IGNORE_LABEL, 1, IGNORE_LABEL, 0, IGNORE_LABEL,
+                                 IGNORE_LABEL]
+    later = burst_target_labels(items, timestamps, offsets, cutoff, CATALOGUE_POSITION, adjacent=False)
+    assert later[3] == 1  # the first later burst holding a target item
+    assert later[5] == IGNORE_LABEL  # never another user's burst
+    every = burst_target_labels(items, timestamps, offsets, cutoff, CATALOGUE_POSITION, every_position=True)
+    assert every.tolist() == [1, 1, IGNORE_LABEL, IGNORE_LABEL, 1, IGNORE_LABEL, 0, IGNORE_LABEL, IGNORE_LABEL]
 
 
 def test_next_any_items_stop_at_the_cutoff() -> None:

@@ -39,13 +39,14 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
 
 
 def comparisons(summary: dict[str, dict[str, dict[str, Any]]], cfg: QualityConfig) -> dict[str, dict[str, Any]]:
-    """Per target: the best baseline (by mean overall NDCG@10) and primary / best-baseline ratios."""
+    """Per target: the best baseline (by mean *valid* NDCG@10: the test split never picks it) and primary /
+    best-baseline ratios of test NDCG@10."""
     out: dict[str, dict[str, Any]] = {}
     for target, methods in summary.items():
         baselines = {m: e for m, e in methods.items() if e["baseline"]}
         if not baselines:
             continue
-        best = max(baselines, key=lambda m: baselines[m]["overall_ndcg@10"])
+        best = max(baselines, key=lambda m: baselines[m]["valid_ndcg@10"])
         b = baselines[best]
         others = {m: {sl: e[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
                   for m, e in methods.items() if e["kind"] == "crossrec" and m != cfg.primary}

@@ -55,31 +55,31 @@ def load_benchmark_dataset(cfg: QualityConfig) -> Dataset:
                                                     text_fields=cfg.text_fields))
 
 
-RESULT_CODE = ("data", "model", "train", "eval", "benchmarks/quality_methods.py")  # what shapes a crossrec result
-# A baseline's result depends on far less: the modules its class imports (followed at module level inside
-# RESULT_CODE), evaluation and method dispatch. Keying it by that code alone keeps baseline rows cached while
-# the crossrec model changes, which is what most quality experiments change.
+RESULT_CODE = ("data", "model", "train", "eval", "benchmarks/quality_methods.py")  # where result code may live
+# A result depends on the modules its method imports (followed at module level inside RESULT_CODE), evaluation
+# and method dispatch. Keying a baseline by that code alone keeps its rows cached while the crossrec model
+# changes, which is what most quality experiments change; keying crossrec by the closure of its training entry
+# points keeps its rows cached while serving-only model modules (text embedding at request time) are added.
 BASELINE_ENTRIES = {
     "mostpop": ("crossrec.eval.baselines.mostpop",),
     "sasrec": ("crossrec.eval.baselines.sasrec",),
     "zero_shot": ("crossrec.eval.baselines.zero_shot", "crossrec.model.backbone", "crossrec.model.item_encoder",
                   "crossrec.model.embedding_cache"),
 }
+CROSSREC_ENTRIES = ("crossrec.train.fit", "crossrec.train.engine", "crossrec.eval.model_scorer",
+                    "crossrec.model.factory", "crossrec.model.text_side", "crossrec.model.backbone",
+                    "crossrec.model.adapters", "crossrec.model.item_encoder", "crossrec.model.embedding_cache")
 COMMON_ENTRIES = ("crossrec.eval.runner", "crossrec.benchmarks.quality_methods", "crossrec.data.importers")  # + how data is read
 
 
 @functools.cache
 def code_version(kind: str = "crossrec") -> str:
-    """12 hex digits of a hash over the package source that shapes a result of method ``kind``: for crossrec
-    all of data, model, training, evaluation and method fitting; for a baseline the modules it imports (see
-    :data:`BASELINE_ENTRIES`). Edits elsewhere (serving, docs, the report) keep cached rows valid. Computed
+    """12 hex digits of a hash over the package source that shapes a result of method ``kind``: the modules
+    its entry points import (:data:`CROSSREC_ENTRIES` for crossrec, :data:`BASELINE_ENTRIES` for a baseline,
+    plus :data:`COMMON_ENTRIES`). Edits elsewhere (serving, docs, the report) keep cached rows valid. Computed
     once per process: a long benchmark run keys every row by the code it started with."""
     root = Path(__file__).resolve().parents[1]
-    if kind in BASELINE_ENTRIES:
-        files = sorted(_module_closure(root, BASELINE_ENTRIES[kind] + COMMON_ENTRIES))
-    else:
-        files = sorted(f for part in RESULT_CODE
-                       for f in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py")))
+    files = sorted(_module_closure(root, BASELINE_ENTRIES.get(kind, CROSSREC_ENTRIES) + COMMON_ENTRIES))
     digest = hashlib.sha256()
     for f in files:
         digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
@@ -209,11 +209,11 @@ def run_target(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, specs:
 
 
 def best_baseline(rows: list[dict[str, Any]], target: str) -> str | None:
-    """The baseline with the highest first-seed test NDCG@10 overall on ``target`` (None if no baseline ran)."""
+    """The baseline with the highest first-seed *valid* NDCG@10 overall on ``target`` (None if no baseline ran)."""
     first = {}
     for r in rows:
         if r["target"] == target and r["baseline"] and r["method"] not in first:
-            first[r["method"]] = r["test"]["overall"]["ndcg@10"]
+            first[r["method"]] = r["valid"]["overall"]["ndcg@10"]
     return max(first, key=first.get) if first else None
 
 

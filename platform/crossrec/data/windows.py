@@ -59,6 +59,57 @@ def next_target_labels(
     return labels
 
 
+def burst_target_labels(
+    items: np.ndarray, timestamps: np.ndarray, offsets: np.ndarray, cutoff: np.ndarray,
+    catalogue_position: np.ndarray, adjacent: bool = True, every_position: bool = False,
+) -> np.ndarray:
+    """Labels shaped like the benchmark's held-out examples, for logs with many same-timestamp interactions.
+
+    A held-out interaction at time t sees every interaction strictly before t and none at t, and it is the
+    *last* target item of its timestamp by (timestamp, item_id). So a test-like training example ends at the
+    last position of a timestamp group (a "burst": MovieLens saves a page of ratings in one second, ordered
+    here by item id) and its label is the last target item of a later burst: the very next one
+    (``adjacent``, as at test time: the visible history ends right before the held-out burst) or the first
+    later burst holding a target item. Positions inside a burst get no label (their order is an artefact), or,
+    with ``every_position``, the label of their burst's end (denser; each sees part of its burst only).
+    Same CSR arguments as :func:`next_target_labels`, plus ``timestamps`` (M,) int64. Returns (M,) int64.
+    """
+    m = items.shape[0]
+    counts = np.diff(offsets)
+    seg_end = np.repeat(offsets[:-1] + np.minimum(cutoff, counts), counts)
+    labels = np.full(m, IGNORE_LABEL, dtype=np.int64)
+    if m == 0:
+        return labels
+    pos = np.arange(m)
+    in_prefix = pos < seg_end
+    starts = np.zeros(m, dtype=bool)
+    starts[offsets[:-1][counts > 0]] = True
+    starts[1:] |= timestamps[1:] != timestamps[:-1]
+    group = np.cumsum(starts) - 1  # (M,) burst id, increasing along each user's sequence
+    n_groups = int(group[-1]) + 1
+    last_target = np.full(n_groups, -1, dtype=np.int64)  # position of each burst's last target item
+    is_target = (catalogue_position[items] >= 0) & in_prefix
+    np.maximum.at(last_target, group[is_target], pos[is_target])
+    group_user = np.repeat(np.arange(counts.size), counts)[np.flatnonzero(starts)]  # (G,) owner of each burst
+    ends = np.flatnonzero(in_prefix & np.r_[starts[1:], True])  # last position of each burst in a prefix
+    g = group[ends]
+    if adjacent:
+        nxt = g + 1
+    else:  # first later burst (of any user) holding a target item; checked against the owner below
+        with_target = np.flatnonzero(last_target >= 0)
+        k = np.searchsorted(with_target, g, side="right")
+        nxt = np.where(k < with_target.size, with_target[np.minimum(k, with_target.size - 1)], n_groups)
+    ok = nxt < n_groups
+    ok[ok] &= group_user[nxt[ok]] == group_user[g[ok]]
+    ok[ok] &= last_target[nxt[ok]] >= 0
+    labels[ends[ok]] = catalogue_position[items[last_target[nxt[ok]]]]
+    if every_position:
+        at_end = np.full(n_groups, IGNORE_LABEL, dtype=np.int64)
+        at_end[g] = labels[ends]
+        labels = np.where(in_prefix, at_end[group], IGNORE_LABEL)
+    return labels
+
+
 def next_any_items(items: np.ndarray, offsets: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
     """(M,) int64 item index of the item that follows each position inside its user's training prefix, or
     IGNORE_LABEL at the prefix's last position (and beyond it). Same CSR arguments as :func:`next_target_labels`."""
@@ -80,15 +131,21 @@ def build_train_windows(
     max_len: int,
     max_windows_per_user: int | None = None,
     keep_any_next: bool = False,
+    labels_flat: np.ndarray | None = None,
+    next_flat: np.ndarray | None = None,
 ) -> TrainWindows:
     """Cut every user's training prefix into right-aligned windows of ``max_len`` and label them.
 
     Windows are taken from the end of the prefix backwards (the most recent first); at most
     ``max_windows_per_user`` per user when given. Windows without any target label are dropped, unless
-    ``keep_any_next`` (the merged next-item objective learns from them too).
+    ``keep_any_next`` (the merged next-item objective learns from them too). ``labels_flat`` (M,) replaces the
+    default :func:`next_target_labels` (e.g. :func:`burst_target_labels`), ``next_flat`` (M,) the default
+    :func:`next_any_items`.
     """
-    labels_flat = next_target_labels(items, offsets, cutoff, catalogue_position)
-    next_flat = next_any_items(items, offsets, cutoff)
+    if labels_flat is None:
+        labels_flat = next_target_labels(items, offsets, cutoff, catalogue_position)
+    if next_flat is None:
+        next_flat = next_any_items(items, offsets, cutoff)
     lengths = np.minimum(cutoff, np.diff(offsets)).astype(np.int64)
     n_win = -(-lengths // max_len)  # ceil
     if max_windows_per_user is not None:

@@ -7,6 +7,7 @@ adapters, the heads, the optimiser, Ray Train scaling and where outputs go. Unkn
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -39,6 +40,14 @@ class OptimConfig(StrictModel):
         None, gt=0, description="Random labelled positions per step that the target softmax scores (None: all)."
     )
     max_windows_per_user: int | None = Field(None, gt=0, description="Cap on training windows per user.")
+    target_labels: Literal["next", "burst", "burst_any", "burst_every"] = Field(
+        "next", description="Where the target softmax is trained: `next` = every position, label the next target "
+        "item; `burst` = the last position of each timestamp group, label the last target item of the very next "
+        "group (the shape of a held-out example: data/windows.burst_target_labels); `burst_any` = the same with "
+        "the first later group that holds a target item; `burst_every` = `burst`'s label at every position of the group.")
+    next_item_labels: Literal["next", "burst_every"] = Field(
+        "next", description="Labels of the auxiliary merged next-item loss: the next item, or the last item of the "
+        "next timestamp group at every position (no within-group order is learnt).")
     patience: int | None = Field(5, gt=0, description="Stop after this many epochs without a better valid NDCG@10.")
 
 

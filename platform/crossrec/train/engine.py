@@ -20,7 +20,7 @@ from torch import nn
 
 from crossrec.data.sequences import keep_positions
 from crossrec.data.split import TargetSplit
-from crossrec.data.windows import build_train_windows
+from crossrec.data.windows import build_train_windows, burst_target_labels
 from crossrec.eval.model_scorer import CrossRecScorer
 from crossrec.eval.runner import evaluate
 from crossrec.model.factory import build_model
@@ -123,13 +123,19 @@ class TargetDomainTrainer:
 
         seq = split.sequences
         items, domains, offsets, cutoff = seq.items, seq.domains, seq.offsets, split.train_cutoff
+        timestamps = seq.timestamps
         if not cfg.model.fusion.transfer:  # no transfer: the windows hold target-domain items only
-            items, domains, offsets, cutoff = keep_positions(items, domains, offsets, cutoff,
-                                                             domains == self.target_domain)
+            keep = domains == self.target_domain
+            items, domains, offsets, cutoff = keep_positions(items, domains, offsets, cutoff, keep)
+            timestamps = timestamps[keep]
+        catalogue_position = self.model.catalogue_position.cpu().numpy()
         self.windows = build_train_windows(
-            items, domains, offsets, cutoff,
-            self.model.catalogue_position.cpu().numpy(), cfg.model.tower.max_len, cfg.optim.max_windows_per_user,
-            keep_any_next=cfg.optim.next_item_weight > 0,
+            items, domains, offsets, cutoff, catalogue_position, cfg.model.tower.max_len,
+            cfg.optim.max_windows_per_user, keep_any_next=cfg.optim.next_item_weight > 0,
+            labels_flat=self._target_labels(items, timestamps, offsets, cutoff, catalogue_position),
+            next_flat=(burst_target_labels(items, timestamps, offsets, cutoff, np.arange(len(split.item_index)),
+                                           every_position=True)
+                       if cfg.optim.next_item_labels == "burst_every" else None),
         )
         if len(self.windows) == 0:
             from crossrec.errors import DataValidationError
@@ -144,6 +150,15 @@ class TargetDomainTrainer:
         self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.optim.weight_decay)
 
     # ------------------------------------------------------------------ setup
+    def _target_labels(self, items: np.ndarray, timestamps: np.ndarray, offsets: np.ndarray, cutoff: np.ndarray,
+                       catalogue_position: np.ndarray) -> np.ndarray | None:
+        """(M,) target-softmax labels per ``optim.target_labels`` (None: the windows' default, the next item)."""
+        mode = self.cfg.optim.target_labels
+        if mode == "next":
+            return None
+        return burst_target_labels(items, timestamps, offsets, cutoff, catalogue_position,
+                                   adjacent=mode != "burst_any", every_position=mode == "burst_every")
+
     @property
     def _train_lora(self) -> bool:
         return self.text is not None and self.text.trains_adapter and self.cfg.optim.live_items_per_step > 0

@@ -31,7 +31,7 @@ from torch import nn
 from crossrec.data.history import compact_left
 from crossrec.data.sequences import keep_positions
 from crossrec.data.split import TargetSplit
-from crossrec.data.windows import IGNORE_LABEL, build_train_windows
+from crossrec.data.windows import IGNORE_LABEL, build_train_windows, burst_target_labels
 from crossrec.eval.epoch_loop import VALID_SCORE, EpochLoop
 from crossrec.eval.metrics import SELECTION_METRIC
 from crossrec.eval.protocol import HistoryBatch
@@ -85,9 +85,12 @@ class SASRec:
     def __init__(self, mode: Literal["target", "merged"] = "target", d_model: int = 64, n_layers: int = 2,
                  n_heads: int = 2, max_len: int = 50, dropout: float = 0.2, lr: float = 3e-3, batch_size: int = 128,
                  max_epochs: int = 200, max_minutes: float | None = None, patience: int = 10, seed: int = 0,
-                 progress: bool = True) -> None:
+                 progress: bool = True, labels: Literal["next", "burst", "burst_every"] = "next") -> None:
         if mode not in ("target", "merged"):
             raise ValueError(f"mode must be 'target' or 'merged', got {mode!r}")
+        if labels not in ("next", "burst", "burst_every"):
+            raise ValueError(f"labels must be 'next', 'burst' or 'burst_every', got {labels!r}")
+        self.labels = labels
         if d_model % n_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         if max_epochs < 1 or patience < 1:
@@ -104,11 +107,14 @@ class SASRec:
         self.fallback: np.ndarray | None = None  # (N_T,) log training frequency: scores of empty histories
         self.fit_stats: dict[str, Any] = {}
 
-    def _training_sequences(self, split: TargetSplit) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Vocabulary ids, domains, offsets and cutoffs of the sequences the model reads (CSR, like the split)."""
+    def _training_sequences(
+        self, split: TargetSplit
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Vocabulary ids, domains, offsets, cutoffs and timestamps of the sequences the model reads (CSR)."""
         seq = split.sequences
         ids = self.vocab[seq.items]
-        return keep_positions(ids, seq.domains, seq.offsets, split.train_cutoff, ids > 0)
+        keep = ids > 0
+        return (*keep_positions(ids, seq.domains, seq.offsets, split.train_cutoff, keep), seq.timestamps[keep])
 
     def _setup(self, split: TargetSplit) -> None:
         n_all, n_t = split.item_index.n_items, len(split.target_items)
@@ -128,10 +134,15 @@ class SASRec:
 
         t0, cpu0 = time.perf_counter(), time.process_time()
         self._setup(split)
-        ids, domains, offsets, cutoff = self._training_sequences(split)
+        ids, domains, offsets, cutoff, timestamps = self._training_sequences(split)
         n_vocab = int(self.vocab.max())
-        # every vocabulary item counts as a "target" for the windows: labels = next item's id - 1 (a class)
-        win = build_train_windows(ids, domains, offsets, cutoff, np.arange(n_vocab + 1) - 1, self.max_len)
+        # every vocabulary item counts as a "target" for the windows: labels = next item's id - 1 (a class);
+        # ``labels="burst"``: only at the end of a timestamp group, the last item of the next group;
+        # ``"burst_every"``: that label at every position of the group (see data/windows.burst_target_labels)
+        classes = np.arange(n_vocab + 1) - 1
+        flat = (None if self.labels == "next" else burst_target_labels(
+            ids, timestamps, offsets, cutoff, classes, every_position=self.labels == "burst_every"))
+        win = build_train_windows(ids, domains, offsets, cutoff, classes, self.max_len, labels_flat=flat)
         labels = win.labels[win.labels != IGNORE_LABEL]
         freq = np.bincount(labels, minlength=n_vocab).astype(np.float64)
         self.fallback = np.log1p(freq)[self.score_rows.numpy() - 1].astype(np.float32)
