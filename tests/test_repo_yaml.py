@@ -95,6 +95,13 @@ def check_quality(path: Path) -> None:
             crossrec_config(base, spec, 0)
 
 
+def check_new_items(path: Path) -> None:
+    from crossrec.benchmarks.quality_config import QualityConfig
+
+    check_quality(path)
+    assert QualityConfig.from_yaml(path).item_cold_start is not None, f"{path}: a new-item config hides items"
+
+
 def check_explanations(path: Path) -> None:
     from crossrec.benchmarks.explanations import ExplanationsConfig
     from crossrec.benchmarks.quality_config import QualityConfig
@@ -155,6 +162,8 @@ CHECKS = {
     "bench/configs/quality_crossrec_base.yaml": check_train,
     "bench/configs/quality_amazon.yaml": check_quality,
     "bench/configs/quality_quick.yaml": check_quality,
+    "bench/configs/new_items_ml1m.yaml": check_new_items,
+    "bench/configs/new_items_amazon.yaml": check_new_items,
     "bench/configs/explanations.yaml": check_explanations,
     "bench/configs/quality_suite.yaml": check_quality_suite,
     "bench/configs/quality_crossrec_quick.yaml": check_train,

@@ -198,3 +198,56 @@ def test_suite_page_covers_every_dataset_and_target(tmp_path: Path) -> None:
     ratio = data["parts"][1]["comparisons"]["books"]["ratio"]["overall"]
     assert f"{ratio:.3f}×" in page
     assert (tmp_path / "page" / "all.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_new_items_bench_writes_the_page_with_the_new_item_columns(tmp_path: Path) -> None:
+    """bench/new_items.py end to end on tiny data: an item-cold-start split, baselines and crossrec trained for
+    text-only items, the page with the new-item columns; a rerun is served from the cache."""
+    from crossrec.benchmarks.new_items import run_new_items
+
+    methods = [METHODS[0], {"name": "sasrec_target", "kind": "sasrec", "baseline": True,
+                            "params": {"mode": "target", "d_model": 16}},
+               {"name": "crossrec", "kind": "crossrec", "overrides": {
+                   "model.tower.id_min_interactions": 1, "model.tower.id_dropout": 0.25,
+                   "model.tower.candidate_id_dropout": True}}]
+    synthetic = {"n_users": 60, "n_items": 80, "domains": ["books", "movies"], "seed": 3}  # 40 movies: > top-10
+    config = write_config(tmp_path, methods, seeds=[0], synthetic=synthetic, item_cold_start={"share": 0.25, "seed": 0})
+    (tmp_path / "plain").mkdir()
+    plain = write_config(tmp_path / "plain", methods, seeds=[0])
+    with pytest.raises(ConfigError, match="item_cold_start is not set"):
+        run_new_items([str(plain)], log=lambda _m: None)
+    # cached rows of the plain split and of the cold-start split never mix
+    from crossrec.benchmarks.quality_run import method_key
+    from crossrec.train.config import TrainConfig
+
+    cold_cfg, plain_cfg = QualityConfig.from_yaml(config), QualityConfig.from_yaml(plain)
+    base = TrainConfig.from_yaml(cold_cfg.base_train_config)
+    assert method_key(cold_cfg, cold_cfg.methods[0], base) != method_key(plain_cfg, plain_cfg.methods[0], base)
+    logged: list[str] = []
+    assert run_new_items([str(config)], out_dir=str(tmp_path / "page"), log=logged.append) == 0
+    page = (tmp_path / "page" / "new_items.md").read_text()
+    data = json.loads((tmp_path / "page" / "new_items.json").read_text())
+    summary = data["parts"][0]["summary"]["movies"]
+    assert set(summary) == {"mostpop", "sasrec_target", "crossrec"}
+    for entry in summary.values():
+        assert entry["new_items_users"] > 0 and entry["old_items_users"] > 0
+        assert entry["new_items_users"] + entry["old_items_users"] == entry["overall_users"]
+        x = entry["exposure"]
+        assert x["new_items"] >= round(0.25 * (x["new_items"] + x["old_items"]))
+        assert 0.0 <= x["new_item_coverage@10"] <= 1.0 and 0.0 <= x["new_item_slots@10"] <= 1.0
+    assert summary["mostpop"]["exposure"]["new_item_coverage@10"] == 0.0  # hidden items are never counted
+    assert summary["mostpop"]["new_items_ndcg@10"] < summary["mostpop"]["old_items_ndcg@10"]
+    assert "| method | kind | seeds | NDCG@10 overall | NDCG@10 new items | NDCG@10 old items |" in page
+    c = summary["crossrec"]
+    assert (f"| crossrec | crossrec | 1 | {c['overall_ndcg@10']:.4f} | {c['new_items_ndcg@10']:.4f} | "
+            f"{c['old_items_ndcg@10']:.4f} | {c['new_items_recall@10']:.4f} | "
+            f"{c['exposure']['new_item_coverage@10']:.3f} |") in page
+    assert "25% of each target's items hidden from training (seed 0)" in page
+    assert f"python bench/new_items.py --config {config}" in page
+    assert any("new items (" in line for line in logged)  # each fit logs its new-item NDCG@10
+    # a rerun renders the same page from the cache, fitting nothing
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")}
+    assert run_new_items([str(config)], report_only=True, out_dir=str(tmp_path / "page"), log=logged.append) == 0
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("*.json")} == mtimes
+    assert json.loads((tmp_path / "page" / "new_items.json").read_text())["parts"][0]["summary"]["movies"] == summary
+    assert "Page rendered from the cached results by: `python bench/new_items.py" in (tmp_path / "page" / "new_items.md").read_text()

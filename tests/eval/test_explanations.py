@@ -137,7 +137,8 @@ def test_ray_data_evaluation_gives_the_in_process_metrics(trained, tmp_path: Pat
     bundle, data_dir = saved_bundle(trained, tmp_path / "bundle")
     want = evaluate_bundle(bundle, data_dir, TARGET, batch_size=16).metrics
     got = evaluate_with_ray_data(str(bundle), str(data_dir), TARGET, batch_size=16, actors=2).metrics
-    assert got == want
+    assert set(got) == {"overall", "cold", "warm", "new_items", "old_items"}
+    assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)  # NaN (an empty slice) equal too
     with pytest.raises(ConfigError, match="engine ray_data writes metrics only"):
         EvaluateJobConfig.from_dict({"bundle": "b", "dataset": "d", "targets": [TARGET], "output": "o",
                                      "engine": "ray_data"})

@@ -1,5 +1,6 @@
 """Model options of the quality work: the per-domain target encoder, the ranking query (cosine / dot, the
-next-item mix) and its serving split, ID dropout, clean candidates, the target-positions cap."""
+next-item mix) and its serving split, ID dropout, clean candidates, the target-positions cap, and items that
+training never saw (read and scored by their text alone, left out of the training softmaxes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from crossrec.model.config import ModelConfig
+from crossrec.errors import ConfigError
+from crossrec.model.config import ModelConfig, TowerConfig
+from crossrec.model.open_items import text_item_vectors
 from crossrec.model.recommender import IGNORE_LABEL, CrossRecModel
 from crossrec.model.towers import TargetSequenceInterest
 from crossrec.serve.inference import encode_batch, fuse_batch
@@ -111,3 +114,69 @@ def test_target_positions_cap_keeps_the_loss_finite_and_trainable() -> None:
     assert torch.isfinite(full) and torch.isfinite(capped)
     capped.backward()
     assert model.target_pool.encoder.pos_emb.weight.grad is not None
+
+UNSEEN = (13, 17)  # catalogue items 11..18 of the target domain (2)
+HISTORY = torch.tensor([[1, 11, 13, 4, 12, 17]])
+
+
+def unseen_mask() -> torch.Tensor:
+    mask = torch.zeros(len(ITEM_DOMAIN), dtype=torch.bool)
+    mask[list(UNSEEN)] = True
+    return mask
+
+
+def test_unseen_items_are_scored_and_read_by_text_alone() -> None:
+    model = make_model()
+    model.item_tower.read_by_text(unseen_mask())
+    domains = ITEM_DOMAIN[HISTORY]
+    before = model.score_catalogue(HISTORY, domains)
+    cols = [int(model.catalogue_position[i]) for i in UNSEEN]
+    # the candidate vector of an unseen item is the open-item (text-only) vector of its text
+    text = model.item_tower.text_table[list(UNSEEN)]
+    torch.testing.assert_close(model.catalogue_vectors()[cols], text_item_vectors(model, text))
+    with torch.no_grad():  # their ID rows were zeroed, and rewriting them changes nothing, in histories either
+        assert float(model.item_tower.id_emb.weight[list(UNSEEN)].abs().sum()) == 0.0
+        model.item_tower.id_emb.weight[list(UNSEEN)] = torch.randn(len(UNSEEN), 16)
+    torch.testing.assert_close(model.score_catalogue(HISTORY, domains), before)
+    with torch.no_grad():  # a trained item's ID row still counts
+        model.item_tower.id_emb.weight[12] += torch.randn(16)  # (a constant shift would vanish in the LN)
+    assert not torch.allclose(model.score_catalogue(HISTORY, domains), before)
+    model.item_tower.read_by_text(None)  # back to text + ID for every item
+    assert not torch.allclose(model.catalogue_vectors()[cols], text_item_vectors(model, text))
+
+
+def test_excluded_items_get_no_gradient_and_leave_the_softmax() -> None:
+    model = make_model(tower={"id_dropout": 0.3, "candidate_id_dropout": True}).train()
+    model.item_tower.read_by_text(unseen_mask())
+    model.exclude_from_training(unseen_mask())
+    items = torch.tensor([[1, 11, 3, 12, 2, 14], [5, 11, 7, 12, 9, 15]])
+    labels = torch.tensor([[0, 1, 1, 3, 3, IGNORE_LABEL], [0, 1, 1, 4, 4, IGNORE_LABEL]])  # never 13 or 17
+    next_items = torch.tensor([[11, 3, 12, 2, 14, IGNORE_LABEL], [11, 7, 12, 9, 15, IGNORE_LABEL]])
+    loss = model.loss(items, ITEM_DOMAIN[items], labels, next_items=next_items, next_item_weight=0.5)
+    assert torch.isfinite(loss)
+    loss.backward()
+    grad = model.item_tower.id_emb.weight.grad
+    assert float(grad[list(UNSEEN)].abs().sum()) == 0.0 and float(grad[[11, 12, 14]].abs().sum()) > 0
+    # the target softmax equals one over the catalogue without the excluded columns
+    model.eval()
+    full = model.loss(items, ITEM_DOMAIN[items], labels)
+    model.exclude_from_training(None)
+    assert float(model.loss(items, ITEM_DOMAIN[items], labels)) > float(full)  # more negatives, larger loss
+
+
+def test_candidate_id_dropout_gives_text_only_candidates_in_training() -> None:
+    model = make_model(tower={"id_dropout": 0.5, "candidate_dropout": False, "candidate_id_dropout": True}).train()
+    tower = model.item_tower
+    idx = torch.arange(11, 19)
+    text_only = tower.ln(tower.text_proj(tower.text_table[idx]))
+    torch.manual_seed(0)
+    out = tower(idx, candidates=True)
+    hits = torch.isclose(out, text_only, atol=1e-5).all(dim=1)
+    assert 0 < int(hits.sum()) < len(idx)
+    model.eval()
+    torch.testing.assert_close(tower(idx, candidates=True), tower(idx, candidates=True))
+
+
+def test_text_only_items_need_a_text_side() -> None:
+    with pytest.raises(ConfigError, match="id_min_interactions"):
+        TowerConfig.from_dict({"id_min_interactions": 1, "use_text": False})

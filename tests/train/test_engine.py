@@ -115,3 +115,29 @@ def test_no_transfer_reads_truly_target_only_history(tiny_split, tmp_path, train
     full = make_history_batch(tiny_split, rows, None)
     window = make_history_batch(tiny_split, rows, 4)
     assert ((full.domains == target).sum(1) > (window.domains == target).sum(1)).any()
+
+
+def test_item_cold_start_training_leaves_hidden_items_to_their_text(tiny_split, tmp_path, make_trainer) -> None:
+    """On an item-cold-start split the windows never hold a hidden item, the softmaxes leave them out, their ID
+    rows stay zero through training, and the scorer ranks them by text alone (their ID rows do not matter)."""
+    import numpy as np
+    import torch
+
+    from crossrec.data.cold_start import hide_target_items
+
+    split = hide_target_items(tiny_split, 0.25, seed=0)
+    tower = {"d_model": 16, "n_layers": 1, "n_heads": 2, "max_len": 12, "id_min_interactions": 1, "id_dropout": 0.25}
+    trainer = make_trainer(split, tmp_path, model={"tower": tower, "fusion": {"hidden": 16}},
+                           **{"backbone.max_length": 16})
+    hidden = torch.as_tensor(split.hidden_items)
+    assert not np.isin(trainer.windows.items, split.hidden_items).any()
+    assert trainer.model.excluded[hidden].all() and int(trainer.model.excluded.sum()) == len(hidden)
+    assert not trainer.model.item_tower.has_id[hidden].any()
+    trainer.train_epoch()
+    ids = trainer.model.item_tower.id_emb.weight.detach()  # same storage: rewritten below
+    assert float(ids[hidden].abs().sum()) == 0.0 and float(ids[split.target_items].abs().sum()) > 0
+    before = trainer.evaluate("test").metrics
+    assert before["new_items"]["n_users"] > 0
+    with torch.no_grad():
+        ids[hidden] = torch.randn(len(hidden), ids.shape[1])
+    assert trainer.evaluate("test").metrics == before

@@ -27,6 +27,14 @@ class BudgetConfig(StrictModel):
     patience: int | None = Field(3, gt=0)
 
 
+class ItemColdStartConfig(StrictModel):
+    """Hide a random share of each target's items from training (:func:`crossrec.data.cold_start.hide_target_items`):
+    their held-out examples form the new-item slice."""
+
+    share: float = Field(0.2, gt=0.0, lt=1.0, description="Share of the target catalogue hidden from training.")
+    seed: int = Field(0, description="Which items: the same for every method and training seed.")
+
+
 class MethodConfig(StrictModel):
     """One row of the results table."""
 
@@ -59,6 +67,8 @@ class QualityConfig(StrictModel):
     seeds: list[int] = Field([0, 1, 2], min_length=1)
     base_train_config: str = Field(..., description="TrainConfig YAML every crossrec variant starts from.")
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    item_cold_start: ItemColdStartConfig | None = Field(None, description="Hide a share of each target's items "
+                                                        "from training (the new-item benchmark); null = the plain split.")
     best_baseline_all_seeds: bool = Field(True, description="Re-run the best baseline (seed 0 test NDCG@10) on every seed.")
     torch_threads: int | None = Field(None, gt=0)
     methods: list[MethodConfig] = Field(..., min_length=1)

@@ -16,8 +16,9 @@ from crossrec.utils.io import atomic_write_bytes, atomic_write_text
 SLICES = ("overall", "cold", "warm")
 
 
-def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
-    """``summary[target][method]``: mean/std over seeds of test NDCG@10 per slice, Recall@10, users, times."""
+def aggregate(rows: list[dict[str, Any]], slices: tuple[str, ...] = SLICES) -> dict[str, dict[str, dict[str, Any]]]:
+    """``summary[target][method]``: mean/std over seeds of test NDCG@10 per slice of ``slices``, Recall@10 per
+    slice, users, times, and the mean test ``exposure`` figures of rows that carry them."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         groups[(r["target"], r["method"])].append(r)
@@ -28,12 +29,16 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
                                  "fit_minutes": float(np.mean([r["fit_seconds"] for r in rs]) / 60),
                                  "valid_ndcg@10": float(np.mean([r["valid"]["overall"]["ndcg@10"] for r in rs])),
                                  "info": rs[0].get("info", {})}
-        for sl in SLICES:
+        for sl in slices:
             vals = np.array([r["test"][sl]["ndcg@10"] for r in rs])
             entry[f"{sl}_ndcg@10"] = float(vals.mean())
             entry[f"{sl}_ndcg@10_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
             entry[f"{sl}_users"] = int(rs[0]["test"][sl]["n_users"])
-        entry["overall_recall@10"] = float(np.mean([r["test"]["overall"]["recall@10"] for r in rs]))
+            entry[f"{sl}_recall@10"] = float(np.mean([r["test"][sl]["recall@10"] for r in rs]))
+        exposures = [r["exposure"]["test"] for r in rs if r.get("exposure", {}).get("test")]
+        if exposures:
+            entry["exposure"] = {k: float(np.mean([e[k] for e in exposures])) if isinstance(v, float) else v
+                                 for k, v in exposures[0].items()}
         summary[target][method] = entry
     return dict(summary)
 

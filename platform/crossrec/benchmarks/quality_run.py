@@ -121,6 +121,8 @@ def method_key(cfg: QualityConfig, spec: MethodConfig, base: TrainConfig, code: 
                "domains": cfg.domains, "domain_column": cfg.domain_column, "text_fields": cfg.text_fields,
                "kind": spec.kind, "params": spec.params, "budget": (spec.budget or cfg.budget).model_dump(mode="json"),
                "torch_threads": cfg.torch_threads, "code": code or code_version(spec.kind)}
+    if cfg.item_cold_start is not None:  # only then: keys of plain-split configs stay as they were
+        payload["item_cold_start"] = cfg.item_cold_start.model_dump(mode="json")
     if spec.kind in ("crossrec", "zero_shot"):
         resolved = crossrec_config(base, spec, 0).model_dump(mode="json")
         payload["train"] = {k: resolved[k] for k in ("backbone", "lora", "model", "optim", "eval")}
@@ -148,12 +150,14 @@ def run_one(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, spec: Met
     test = evaluate(fitted.recommender, split, role="test", max_len=fitted.max_len)
     row = {"target": split.target, "method": spec.name, "kind": spec.kind, "baseline": spec.baseline,
            "seed": seed, "cache_key": key, "code_version": code_version(spec.kind), "fit_seconds": fitted.fit_seconds, "eval_seconds": time.perf_counter() - t0,
-           "info": fitted.info, "valid": valid.metrics, "test": test.metrics}
+           "info": fitted.info, "valid": valid.metrics, "test": test.metrics,
+           "exposure": {"valid": valid.exposure, "test": test.exposure}}
     atomic_write_text(path, json.dumps(row, indent=2, default=float) + "\n")
     track_row(cfg, spec, row)
     o = test.metrics
+    new = f", {o['new_items']['ndcg@10']:.4f} new items" if o["new_items"]["n_users"] else ""
     log(f"[{split.target}] {spec.name} seed {seed}: test NDCG@10 {o['overall']['ndcg@10']:.4f} overall, "
-        f"{o['cold']['ndcg@10']:.4f} cold, {o['warm']['ndcg@10']:.4f} warm ({fitted.fit_seconds:.0f}s fit)")
+        f"{o['cold']['ndcg@10']:.4f} cold, {o['warm']['ndcg@10']:.4f} warm{new} ({fitted.fit_seconds:.0f}s fit)")
     return row
 
 
@@ -186,9 +190,19 @@ def run_quality(cfg: QualityConfig, methods: list[str] | None = None,
     dataset = load_benchmark_dataset(cfg)
     rows: list[dict[str, Any]] = []
     for target in cfg.targets:
-        split = split_target(dataset, target)
-        rows += run_target(cfg, split, base, specs, log)
+        rows += run_target(cfg, benchmark_split(cfg, dataset, target), base, specs, log)
     return rows
+
+
+def benchmark_split(cfg: QualityConfig, dataset: Dataset, target: str) -> TargetSplit:
+    """The split every method of ``cfg`` sees for ``target``: BENCHMARK.md's, with ``cfg.item_cold_start``'s
+    share of the target's items hidden from training when set."""
+    split = split_target(dataset, target)
+    if cfg.item_cold_start is None:
+        return split
+    from crossrec.data.cold_start import hide_target_items
+
+    return hide_target_items(split, cfg.item_cold_start.share, cfg.item_cold_start.seed)
 
 
 def run_target(cfg: QualityConfig, split: TargetSplit, base: TrainConfig, specs: list[MethodConfig],

@@ -10,6 +10,7 @@ NDCG@10 curve and its compute, to ``<work_dir>/<name>.jsonl``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -52,8 +53,7 @@ def valid_sample(split: TargetSplit, n: int | None, seed: int) -> TargetSplit:
     if n is not None and n < len(valid):
         keep = np.sort(np.random.default_rng(seed).choice(len(valid), size=n, replace=False))
         valid = valid.iloc[keep]
-    return TargetSplit(split.target, split.item_index, split.sequences, valid.reset_index(drop=True),
-                       split.train_cutoff, split.target_items)
+    return dataclasses.replace(split, examples=valid.reset_index(drop=True))
 
 
 def run_screen(cfg: ScreenConfig, log: Callable[[str], None] = print,

@@ -5,12 +5,16 @@ second-to-last for users with >= 3 T interactions. A held-out interaction at tim
 interactions of every domain with timestamp < t (same-second ones are hidden). Training sees, per user, what
 their valid interaction sees (their test one's when they have no valid one); users without T interactions
 keep their whole sequence for training and are never evaluated in T.
+
+An item-cold-start split (:mod:`crossrec.data.cold_start`) also names ``hidden_items``: items that training never
+reads (their positions are dropped from the training prefixes); held-out examples and the visible histories of
+evaluation keep them. Every training reader goes through :meth:`TargetSplit.training_sequences`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from crossrec.data.dataset import Dataset
-from crossrec.data.sequences import ItemIndex, UserSequences
+from crossrec.data.sequences import ItemIndex, UserSequences, keep_positions
 from crossrec.errors import DataValidationError
 from crossrec.utils.io import atomic_directory, atomic_write_json
 
@@ -41,6 +45,8 @@ class TargetSplit:
             rows, each in user-row order.
         train_cutoff: (U,) int64 leading interactions per user that training may see.
         target_items: (N_T,) int64 sorted item indices of T's catalogue (score-column order).
+        hidden_items: (H,) int64 sorted item indices hidden from training (item cold start; empty by default):
+            no training prefix holds them, while examples and evaluation histories keep them.
     """
 
     target: str
@@ -49,6 +55,32 @@ class TargetSplit:
     examples: pd.DataFrame
     train_cutoff: np.ndarray
     target_items: np.ndarray
+    hidden_items: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def training_positions(self) -> np.ndarray:
+        """(M,) bool over ``sequences``: the positions training may read (inside the user's ``train_cutoff``
+        prefix, and not an interaction with a hidden item)."""
+        seq = self.sequences
+        rel = np.arange(len(seq.items)) - np.repeat(seq.offsets[:-1], seq.lengths)
+        inside = rel < np.repeat(self.train_cutoff, seq.lengths)
+        return inside & ~np.isin(seq.items, self.hidden_items) if len(self.hidden_items) else inside
+
+    def training_sequences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What a training reader sees, in CSR form: ``items, domains, offsets, cutoff, timestamps`` ((M',),
+        (M',), (U+1,), (U,), (M',)) with the hidden items' positions dropped (order kept, ``cutoff`` counting the
+        kept positions); the split's own arrays when nothing is hidden. Training reads ``cutoff`` per user."""
+        seq = self.sequences
+        if not len(self.hidden_items):
+            return seq.items, seq.domains, seq.offsets, self.train_cutoff, seq.timestamps
+        keep = ~np.isin(seq.items, self.hidden_items)
+        return (*keep_positions(seq.items, seq.domains, seq.offsets, self.train_cutoff, keep), seq.timestamps[keep])
+
+    def training_item_counts(self) -> np.ndarray:
+        """(N+1,) int64 interactions of every item inside the training prefixes (0 for hidden items, for items
+        seen only in held-out examples or after them, and for padding)."""
+        counts = np.bincount(self.sequences.items[self.training_positions()], minlength=self.item_index.n_items + 1)
+        counts[0] = 0
+        return counts
 
     def role(self, role: str) -> pd.DataFrame:
         """The examples of one role ("valid" | "test")."""
@@ -57,7 +89,8 @@ class TargetSplit:
         return self.examples[self.examples["role"] == role]
 
     def summary(self) -> dict[str, Any]:
-        """Test users overall / cold / cold with no target history / warm, valid users, target items."""
+        """Test users overall / cold / cold with no target history / warm, valid users, target items (and the
+        items hidden from training, when some are)."""
         test = self.role("test")
         return {
             "target": self.target,
@@ -67,7 +100,7 @@ class TargetSplit:
             "warm": int((test["slice"] == "warm").sum()),
             "valid_users": len(self.role("valid")),
             "target_items": len(self.target_items),
-        }
+        } | ({"hidden_items": len(self.hidden_items)} if len(self.hidden_items) else {})
 
     def save(self, directory: str | Path) -> Path:
         """Write the split as Parquet + JSON, atomically; :func:`load_split` reads it back."""
@@ -80,7 +113,8 @@ class TargetSplit:
                           "train_cutoff": self.train_cutoff}).to_parquet(tmp / "users.parquet", index=False)
             self.examples.to_parquet(tmp / "examples.parquet", index=False)
             atomic_write_json(tmp / "split.json", {"format": SPLIT_FORMAT, "target": self.target,
-                                                   "domains": self.item_index.domains, "summary": self.summary()})
+                                                   "domains": self.item_index.domains, "summary": self.summary(),
+                                                   "hidden_items": [int(i) for i in self.hidden_items]})
         return Path(directory)
 
 
@@ -185,4 +219,5 @@ def load_split(directory: str | Path) -> TargetSplit:
     return TargetSplit(target=meta["target"], item_index=index, sequences=seq,
                        examples=_read(directory, "examples.parquet")[EXAMPLE_COLUMNS],
                        train_cutoff=users["train_cutoff"].to_numpy(dtype=np.int64),
-                       target_items=index.domain_items(meta["target"]))
+                       target_items=index.domain_items(meta["target"]),
+                       hidden_items=np.asarray(meta.get("hidden_items", []), dtype=np.int64))

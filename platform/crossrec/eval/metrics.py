@@ -7,6 +7,10 @@ Rank of the held-out item (0 = top) among the non-excluded columns::
 
 i.e. ties are broken by catalogue order (column index). The true column is never excluded, even when it
 is listed in the exclusions (a repeated item that the user already saw).
+
+Item slices: ``new_items`` are the examples whose item has no training interaction (item cold start),
+``old_items`` the others. Catalogue exposure (:class:`TopKExposure`) says how many of the catalogue's new items
+reach at least one user's top-K list, beside the same share for old items.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ SELECTION_METRIC = NDCG_AT_10
 #: Short summaries (quickstart table, one-line logs) show these.
 SUMMARY_METRICS: tuple[Metric, ...] = (NDCG_AT_10, RECALL_AT_10, MRR_AT_10)
 SLICES = ("cold", "warm")
+ITEM_SLICES = ("new_items", "old_items")  # examples whose item has / has not a training interaction
+EXPOSURE_K = 10  # the top-K lists of the catalogue exposure figures
 
 Exclusions = np.ndarray | Sequence[np.ndarray] | None
 
@@ -123,14 +129,18 @@ def metrics_from_ranks(ranks: np.ndarray) -> dict[str, Any]:
     return out | {m.key: float(m.per_rank(ranks, m.k).mean()) for m in METRICS}
 
 
-def summarize(ranks: np.ndarray, slices: np.ndarray | Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+def summarize(ranks: np.ndarray, slices: np.ndarray | Sequence[str] | None = None,
+              new_items: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
     """Metrics overall and per slice.
 
     Args:
         ranks: (B,) int64 0-based ranks.
         slices: (B,) slice name per row ("cold" | "warm"), or None for overall only.
+        new_items: (B,) bool, True where the row's item has no training interaction: adds the
+            :data:`ITEM_SLICES` ``new_items`` / ``old_items``.
     Returns:
-        ``{"overall": {...}, "cold": {...}, "warm": {...}}`` with the keys of :func:`metrics_from_ranks`.
+        ``{"overall": {...}, "cold": {...}, "warm": {...}[, "new_items": {...}, "old_items": {...}]}`` with the
+        keys of :func:`metrics_from_ranks`.
     """
     ranks = np.asarray(ranks, dtype=np.int64)
     result = {"overall": metrics_from_ranks(ranks)}
@@ -139,7 +149,65 @@ def summarize(ranks: np.ndarray, slices: np.ndarray | Sequence[str] | None = Non
         names = list(SLICES) + sorted(set(slices.tolist()) - set(SLICES))
         for name in names:
             result[name] = metrics_from_ranks(ranks[slices == name])
+    if new_items is not None:
+        new_items = np.asarray(new_items, dtype=bool)
+        if new_items.shape != ranks.shape:
+            raise ValueError(f"new_items has shape {new_items.shape}, expected {ranks.shape}")
+        result["new_items"] = metrics_from_ranks(ranks[new_items])
+        result["old_items"] = metrics_from_ranks(ranks[~new_items])
     return result
+
+
+def top_columns(scores: np.ndarray, exclude: Exclusions, k: int) -> np.ndarray:
+    """(B, min(k, N)) int64 columns of each row's top-k list, best first, in :func:`rank_of_true`'s order
+    (higher score first, ties by column). Excluded columns come last (only when fewer than k are left);
+    callers that need real recommendations drop them with the exclusion mask. O(N) per row plus O(k log k)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    b, n = scores.shape
+    k = min(k, n)
+    if k == 0:
+        return np.zeros((b, 0), dtype=np.int64)
+    masked = np.where(exclusion_mask(exclude, scores.shape), -np.inf, scores)
+    kth = -np.partition(-masked, k - 1, axis=1)[:, k - 1 : k]  # (B, 1) the k-th largest score
+    above = masked > kth
+    tied = masked == kth
+    room = k - above.sum(axis=1, keepdims=True)  # how many tied columns still fit, taken in column order
+    chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+    cols = np.nonzero(chosen)[1].reshape(b, k)  # each row's k columns, ascending
+    order = np.argsort(-np.take_along_axis(masked, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, order, axis=1).astype(np.int64)
+
+
+class TopKExposure:
+    """Which catalogue columns reach users' top-k lists, accumulated over batches.
+
+    ``add(top, shown)``: ``top`` (B, k) columns from :func:`top_columns`, ``shown`` (B, k) bool, False for entries that
+    are not real recommendations (excluded columns). ``summary(new)`` with ``new`` (N,) bool, the catalogue's new
+    items (no training interaction), gives ``new_items`` / ``old_items`` (counts in the catalogue), the share of
+    each that appears in at least one top-k list (``new_item_coverage@k``, ``old_item_coverage@k``; NaN for an
+    empty group) and the share of all top-k slots held by new items (``new_item_slots@k``).
+    """
+
+    def __init__(self, n_columns: int, k: int = EXPOSURE_K) -> None:
+        self.k = k
+        self.counts = np.zeros(n_columns, dtype=np.int64)
+
+    def add(self, top: np.ndarray, shown: np.ndarray) -> None:
+        self.counts += np.bincount(top[shown], minlength=self.counts.shape[0])
+
+    def summary(self, new: np.ndarray) -> dict[str, Any]:
+        new = np.asarray(new, dtype=bool)
+        if new.shape != self.counts.shape:
+            raise ValueError(f"new has shape {new.shape}, expected {self.counts.shape}")
+        reached = self.counts > 0
+        slots = int(self.counts.sum())
+
+        def share(group: np.ndarray) -> float:
+            return float(reached[group].mean()) if group.any() else float("nan")
+
+        return {"k": self.k, "new_items": int(new.sum()), "old_items": int((~new).sum()),
+                f"new_item_coverage@{self.k}": share(new), f"old_item_coverage@{self.k}": share(~new),
+                f"new_item_slots@{self.k}": float(self.counts[new].sum() / slots) if slots else float("nan")}
 
 
 def evaluate_scores(scores: np.ndarray, true_cols: np.ndarray, exclude: Exclusions = None,

@@ -2,6 +2,8 @@
 
 Rows whose visible history is empty (or holds no item the model reads) are scored by target-domain
 popularity over the training prefixes — the same fallback serving uses — so every user gets a ranking.
+Items the model reads by their text alone (``tower.id_min_interactions``: new and rare items) are scored and read
+in histories that way here too: the mask lives in the model's item tower, set by the training engine.
 """
 
 from __future__ import annotations
@@ -15,13 +17,8 @@ from crossrec.model.recommender import CrossRecModel
 
 
 def training_popularity(split: TargetSplit, catalogue: np.ndarray) -> np.ndarray:
-    """(N_T,) float32 counts of each catalogue item inside the users' training prefixes."""
-    seq = split.sequences
-    counts = np.diff(seq.offsets)
-    pos = np.arange(seq.items.shape[0]) - np.repeat(seq.offsets[:-1], counts)
-    visible = pos < np.repeat(split.train_cutoff, counts)
-    hist = np.bincount(seq.items[visible], minlength=int(catalogue.max()) + 1)
-    return hist[catalogue].astype(np.float32)
+    """(N_T,) float32 counts of each catalogue item inside the users' training prefixes (hidden items: 0)."""
+    return split.training_item_counts()[catalogue].astype(np.float32)
 
 
 class CrossRecScorer:

@@ -2,7 +2,9 @@
 
 For each batch of held-out examples it asks the recommender for scores over T's whole catalogue, removes
 the items of the user's visible T history (never the held-out item itself), ranks the held-out item
-(ties broken by catalogue order) and aggregates Recall/NDCG/MRR overall and per slice.
+(ties broken by catalogue order) and aggregates Recall/NDCG/MRR overall and per slice: cold/warm users, and
+new/old items (examples whose item has no training interaction, see :mod:`crossrec.data.cold_start`). It also
+records which catalogue items reach the users' top-10 lists (the exposure of new items beside old ones).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from crossrec.data.cold_start import unseen_items
 from crossrec.data.split import TargetSplit
-from crossrec.eval.metrics import METRICS, rank_of_true, summarize
+from crossrec.eval.metrics import EXPOSURE_K, METRICS, TopKExposure, rank_of_true, summarize, top_columns
 from crossrec.eval.protocol import Recommender, make_history_batch, target_columns, visible_target_mask
 from crossrec.utils.io import atomic_write_text
 from crossrec.utils.progress import Progress
@@ -24,7 +27,9 @@ from crossrec.utils.progress import Progress
 
 @dataclass
 class EvalReport:
-    """Metrics of one method on one split role: ``metrics[slice][metric]`` (slices overall/cold/warm)."""
+    """Metrics of one method on one split role: ``metrics[slice][metric]`` (slices overall/cold/warm, and
+    new_items/old_items when the runner had the split); ``exposure``: :meth:`TopKExposure.summary` of the
+    role's top-10 lists (empty when not measured)."""
 
     method: str
     target: str
@@ -32,10 +37,11 @@ class EvalReport:
     metrics: dict[str, dict[str, Any]]
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+    exposure: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "target": self.target, "role": self.role, "metrics": self.metrics,
-                "seconds": self.seconds, **self.extra}
+                "seconds": self.seconds, **({"exposure": self.exposure} if self.exposure else {}), **self.extra}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2) + "\n"
@@ -76,7 +82,8 @@ def score_chunk(recommender: Recommender, split: TargetSplit, chunk, true_cols: 
 def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", batch_size: int = 256,
              max_len: int | None = 50, progress: bool = True, predictions_out: str | Path | None = None,
              top_k: int = 10) -> EvalReport:
-    """Score ``split``'s ``role`` examples with ``recommender`` (already fitted). Returns an :class:`EvalReport`.
+    """Score ``split``'s ``role`` examples with ``recommender`` (already fitted). Returns an :class:`EvalReport`
+    with the slices overall/cold/warm/new_items/old_items and the exposure of new items in the top-10 lists.
 
     ``predictions_out`` writes one JSON line per user: ``{"user_id": ..., "items": [top_k item ids]}``
     (seen target items excluded), atomically.
@@ -87,21 +94,25 @@ def evaluate(recommender: Recommender, split: TargetSplit, role: str = "test", b
     ranks = np.empty(len(rows), dtype=np.int64)
     lines: list[str] = []
     catalogue_ids = split.item_index.item_ids[split.target_items]
+    exposure = TopKExposure(len(split.target_items), EXPOSURE_K)
+    width = max(top_k if predictions_out is not None else 0, EXPOSURE_K)
     bar = Progress(f"evaluating {role}", len(rows), unit="users", enabled=progress and len(rows) > batch_size)
     for start in range(0, len(rows), batch_size):
         chunk = rows.iloc[start : start + batch_size]
         batch, scores, seen, ranks[start : start + len(chunk)] = score_chunk(
             recommender, split, chunk, true_cols[start : start + len(chunk)], max_len)
+        top = top_columns(scores, seen, width)  # (B, width), seen target items last (dropped below)
+        shown = ~np.take_along_axis(seen, top, axis=1)
+        exposure.add(top[:, :EXPOSURE_K], shown[:, :EXPOSURE_K])
         if predictions_out is not None:
-            masked = np.where(seen, -np.inf, scores)
-            k = min(top_k, masked.shape[1])
-            top = np.argsort(-masked, axis=1, kind="stable")[:, :k]
-            for uid, cols in zip(batch.user_ids, top, strict=True):
+            for uid, cols in zip(batch.user_ids, top[:, :top_k], strict=True):
                 lines.append(json.dumps({"user_id": str(uid), "items": [str(i) for i in catalogue_ids[cols]]}))
         bar.update(start + len(chunk))
     bar.close()
     if predictions_out is not None:
         atomic_write_text(Path(predictions_out), "\n".join(lines) + ("\n" if lines else ""))
-    metrics = summarize(ranks, rows["slice"].to_numpy())
+    unseen = unseen_items(split)
+    metrics = summarize(ranks, rows["slice"].to_numpy(), new_items=unseen[rows["item_idx"].to_numpy(dtype=np.int64)])
     name = getattr(recommender, "name", type(recommender).__name__)
-    return EvalReport(name, split.target, role, metrics, time.perf_counter() - t0)
+    return EvalReport(name, split.target, role, metrics, time.perf_counter() - t0,
+                      exposure=exposure.summary(unseen[split.target_items]))

@@ -44,12 +44,14 @@ def evaluate_with_ray_data(bundle_path: str, dataset: str, target: str, role: st
 
     import ray
 
+    from crossrec.data.cold_start import unseen_items
     from crossrec.data.dataset import load_dataset
     from crossrec.data.split import split_target
     from crossrec.eval.metrics import summarize
 
     t0 = time.perf_counter()
-    rows = split_target(load_dataset(dataset), target).role(role)
+    split = split_target(load_dataset(dataset), target)
+    rows = split.role(role)
     n = len(rows)
     blocks = [pa.table({"row": pa.array(np.arange(s, min(s + batch_size, n)), pa.int64())})
               for s in range(0, n, batch_size)] or [pa.table({"row": pa.array([], pa.int64())})]
@@ -61,4 +63,6 @@ def evaluate_with_ray_data(bundle_path: str, dataset: str, target: str, role: st
     ranks = np.empty(n, dtype=np.int64)
     for table in ray.get(out):
         ranks[table.column("row").to_numpy()] = table.column("rank").to_numpy()
-    return EvalReport("crossrec", target, role, summarize(ranks, rows["slice"].to_numpy()), time.perf_counter() - t0)
+    new_items = unseen_items(split)[rows["item_idx"].to_numpy(dtype=np.int64)]
+    return EvalReport("crossrec", target, role, summarize(ranks, rows["slice"].to_numpy(), new_items=new_items),
+                      time.perf_counter() - t0)

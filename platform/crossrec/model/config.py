@@ -75,6 +75,13 @@ class TowerConfig(StrictModel):
     text_layers: int = Field(1, ge=1, le=3, description="Layers of the text projection (1: linear; 2+: MLP).")
     id_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Training: share of item occurrences whose "
                               "ID embedding is dropped (text only), so text-only items rank on the same scale.")
+    candidate_id_dropout: bool = Field(False, description="Apply id_dropout to the softmax's candidate vectors "
+                                       "even when candidate_dropout is false (no other noise on them): trains the "
+                                       "text-only candidate vectors new items are ranked with.")
+    id_min_interactions: int = Field(0, ge=0, description="Items with fewer training interactions than this are "
+                                     "read by their text alone, in histories and as candidates (their ID rows are "
+                                     "zeroed and never trained): 1 = items never seen in training (item cold start), "
+                                     "more = rare items too; 0 = every item reads its ID row. Needs use_text.")
 
     @model_validator(mode="after")
     def _check(self) -> TowerConfig:
@@ -82,6 +89,9 @@ class TowerConfig(StrictModel):
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if not (self.use_item_ids or self.use_text):
             raise ValueError("at least one of use_item_ids / use_text must be true")
+        if self.id_min_interactions and not self.use_text:
+            raise ValueError(f"id_min_interactions ({self.id_min_interactions}) reads rare items by their text: "
+                             "it needs use_text true")
         return self
 
 

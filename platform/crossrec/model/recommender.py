@@ -6,7 +6,9 @@
     Fusion(s, t, e_T, has_t) ─► u (B, L, D);   score(u, v_j) = cos(u, v_j) / τ  for every j in T.
 
 Training is dense next-item prediction in T: the output at every history position is scored against the
-full catalogue of T (softmax cross-entropy) for the next T item after that position.
+full catalogue of T (softmax cross-entropy) for the next T item after that position. Items that training must not
+know (hidden by an item-cold-start split, :meth:`CrossRecModel.exclude_from_training`) are left out of both
+softmaxes, as if they were not in the catalogue yet.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class CrossRecModel(nn.Module):
         position[catalogue] = torch.arange(catalogue.numel())
         self.register_buffer("catalogue", catalogue, persistent=False)
         self.register_buffer("catalogue_position", position, persistent=False)
+        self.register_buffer("excluded", None, persistent=False)  # (N+1,) bool: not in the training softmaxes
 
         self.item_tower = ItemTower(n_items, text_dim, cfg.tower)
         self.domain_emb = nn.Embedding(n_domains + 1, d, padding_idx=0)
@@ -108,6 +111,13 @@ class CrossRecModel(nn.Module):
     @property
     def n_catalogue(self) -> int:
         return int(self.catalogue.numel())
+
+    def exclude_from_training(self, items: torch.Tensor | None) -> None:
+        """Leave the items where ``items`` (N+1,) bool is True out of the training softmaxes (no negative, never a
+        label: training windows must not hold them); None restores the full catalogue. Scoring is unaffected."""
+        if items is not None and items.shape != self.item_domain.shape:
+            raise ModelInputError(f"excluded items must have shape {tuple(self.item_domain.shape)}, got {tuple(items.shape)}")
+        self.excluded = None if items is None or not bool(items.any()) else items.to(self.item_domain.device, torch.bool)
 
     # ---------------------------------------------------------------- users
     def encode_interests(self, items: torch.Tensor, domains: torch.Tensor,
@@ -246,6 +256,8 @@ class CrossRecModel(nn.Module):
                 pick = torch.randperm(y.shape[0], device=y.device)[:target_positions]
                 q, y = q[pick], y[pick]
             logits = self.scores(q, self.catalogue_vectors(live_rows, live_text))  # (M, N_T)
+            if self.excluded is not None:
+                logits = logits.masked_fill(self.excluded[self.catalogue], float("-inf"))
             loss = F.cross_entropy(logits, y)
         if next_items is not None and next_item_weight > 0:
             aux = self.next_item_loss(interests, next_items[:, -u.shape[1] :], next_item_positions)
@@ -269,4 +281,6 @@ class CrossRecModel(nn.Module):
                                 candidates=True)  # (N+1, D)
         logits = self.scores(self._plain_query(hidden), every)  # (M, N+1)
         logits[:, 0] = float("-inf")  # padding is never a next item
+        if self.excluded is not None:
+            logits = logits.masked_fill(self.excluded, float("-inf"))
         return F.cross_entropy(logits, labels)

@@ -20,6 +20,9 @@ class ItemTower(nn.Module):
     The text embeddings ``text_i`` (N+1, H) come from the backbone with the item's adapter and are kept in a
     non-persistent buffer (``text_table``) that bundles store separately as NumPy. During adapter training a
     subset of rows can be replaced by *live* embeddings that carry gradient into the LoRA weights.
+
+    :meth:`read_by_text` names items (new or rare ones) whose ID part is always masked: they are ``LN(W_text ·
+    text_i)``, the same vector :func:`crossrec.model.open_items.text_item_vectors` gives an item outside the index.
     """
 
     def __init__(self, n_items: int, text_dim: int, cfg: TowerConfig) -> None:
@@ -31,6 +34,7 @@ class ItemTower(nn.Module):
         self.ln = nn.LayerNorm(d)
         self.dropout = nn.Dropout(cfg.dropout)
         self.register_buffer("text_table", torch.zeros(n_items, text_dim), persistent=False)
+        self.register_buffer("has_id", None, persistent=False)  # (n_items,) bool, or None: every item has its ID
         if self.id_emb is not None:
             nn.init.normal_(self.id_emb.weight, std=0.02)
             with torch.no_grad():
@@ -42,22 +46,42 @@ class ItemTower(nn.Module):
             raise ValueError(f"text table must have shape {tuple(self.text_table.shape)}, got {tuple(table.shape)}")
         self.text_table = table.to(self.text_table.device, torch.float32).contiguous()
 
+    @torch.no_grad()
+    def read_by_text(self, text_only: torch.Tensor | None) -> None:
+        """Read the items where ``text_only`` (n_items,) bool is True by their text alone from now on (None: every
+        item by text + ID again). Their ID rows are zeroed as well, so heads saved after training read them by
+        text even without this mask (a masked row gets no gradient and stays zero)."""
+        if text_only is None or self.id_emb is None:
+            self.has_id = None
+            return
+        if self.text_proj is None:
+            raise ValueError("read_by_text needs a text side (tower.use_text is false)")
+        if text_only.shape != self.text_table.shape[:1]:
+            raise ValueError(f"text_only must have shape {tuple(self.text_table.shape[:1])}, got {tuple(text_only.shape)}")
+        text_only = text_only.to(self.text_table.device, torch.bool)
+        self.id_emb.weight[text_only] = 0.0
+        self.has_id = ~text_only
+
     def forward(self, idx: torch.Tensor, text: torch.Tensor | None = None, candidates: bool = False,
                 id_mask: torch.Tensor | None = None) -> torch.Tensor:
         """idx (...,) int64 -> (..., D). ``text`` (..., H) overrides the cached text rows when given;
-        ``candidates``: vectors to score against (no dropout unless ``candidate_dropout``); ``id_mask``
+        ``candidates``: vectors to score against (no dropout unless ``candidate_dropout``, no ID dropout unless
+        that or ``candidate_id_dropout``); ``id_mask``
         (...,) bool: False where the item is represented by its text alone."""
         noisy = self.training and (self.cfg.candidate_dropout or not candidates)
+        drop_ids = noisy or (self.training and self.cfg.candidate_id_dropout)
         out = 0.0
         if self.text_proj is not None:
             out = self.text_proj(self.text_table[idx] if text is None else text)
         if self.id_emb is not None:
             ids = self.id_emb(idx)
-            if noisy and self.cfg.id_dropout > 0 and self.text_proj is not None:
+            if drop_ids and self.cfg.id_dropout > 0 and self.text_proj is not None:
                 keep = torch.rand(idx.shape, device=idx.device) >= self.cfg.id_dropout
                 ids = ids * keep.unsqueeze(-1)
             if id_mask is not None and self.text_proj is not None:
                 ids = ids * id_mask.unsqueeze(-1)
+            if self.has_id is not None:
+                ids = ids * self.has_id[idx].unsqueeze(-1)
             out = out + ids
         out = self.ln(out)
         return self.dropout(out) if noisy else out

@@ -121,9 +121,8 @@ class TargetDomainTrainer:
         self.model = build_model(cfg.model, index, split.target,
                                  self.text.text_table() if self.text is not None else None).to(self.device)
 
-        seq = split.sequences
-        items, domains, offsets, cutoff = seq.items, seq.domains, seq.offsets, split.train_cutoff
-        timestamps = seq.timestamps
+        self._mark_untrained_items(split)
+        items, domains, offsets, cutoff, timestamps = split.training_sequences()  # hidden items dropped
         if not cfg.model.fusion.transfer:  # no transfer: the windows hold target-domain items only
             keep = domains == self.target_domain
             items, domains, offsets, cutoff = keep_positions(items, domains, offsets, cutoff, keep)
@@ -150,6 +149,19 @@ class TargetDomainTrainer:
         self.optimizer = torch.optim.AdamW(self._param_groups(), weight_decay=cfg.optim.weight_decay)
 
     # ------------------------------------------------------------------ setup
+    def _mark_untrained_items(self, split: TargetSplit) -> None:
+        """Hidden items (item cold start) leave the training softmaxes; with ``tower.id_min_interactions``, items
+        with fewer training interactions are read by their text alone (training and evaluation alike)."""
+        if len(split.hidden_items):
+            hidden = torch.zeros(len(split.item_index.item_ids), dtype=torch.bool)
+            hidden[torch.as_tensor(split.hidden_items)] = True
+            self.model.exclude_from_training(hidden)
+        threshold = self.cfg.model.tower.id_min_interactions
+        if threshold:
+            rare = torch.as_tensor(split.training_item_counts() < threshold)
+            rare[0] = False
+            self.model.item_tower.read_by_text(rare)
+
     def _target_labels(self, items: np.ndarray, timestamps: np.ndarray, offsets: np.ndarray, cutoff: np.ndarray,
                        catalogue_position: np.ndarray) -> np.ndarray | None:
         """(M,) target-softmax labels per ``optim.target_labels`` (None: the windows' default, the next item)."""

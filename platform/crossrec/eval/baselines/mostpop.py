@@ -2,7 +2,7 @@
 
 Popularity counts T items over every user's test-visible history: for each test example, the T
 interactions of its user with timestamp < the test timestamp (``history_len`` prefix). This is what the
-reference figures of BENCHMARK.md use.
+reference figures of BENCHMARK.md use. Items hidden by an item-cold-start split are never counted (score 0).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def visible_target_popularity(split: TargetSplit) -> np.ndarray:
     lengths[users] = history
     position = np.arange(len(seq.items)) - np.repeat(seq.offsets[:-1], seq.lengths)
     visible = position < np.repeat(lengths, seq.lengths)
+    if len(split.hidden_items):
+        visible &= ~np.isin(seq.items, split.hidden_items)
     cols = target_columns(split, seq.items[visible])
     return np.bincount(cols[cols >= 0], minlength=len(split.target_items)).astype(np.float64)
 

@@ -13,8 +13,9 @@ and so reaches BENCHMARK.md's capped reference figures within the same wall-time
 - ``mode="merged"``: one sequence of every domain's items; the softmax runs over ALL items in training and
   the ranking is restricted to T's catalogue at scoring time.
 
-Training reads each user's first ``split.train_cutoff`` interactions only (never a valid/test interaction);
-early stopping uses valid NDCG@10 through :func:`crossrec.eval.runner.evaluate` and keeps the best weights.
+Training reads each user's first ``split.train_cutoff`` interactions only (never a valid/test interaction), less
+the items an item-cold-start split hides, which are also left out of the training softmax (their embedding rows
+keep their initial values: a new item's score is what an untrained row gives); early stopping uses valid NDCG@10 through :func:`crossrec.eval.runner.evaluate` and keeps the best weights.
 """
 
 from __future__ import annotations
@@ -106,15 +107,16 @@ class SASRec:
         self.score_rows: torch.Tensor | None = None  # (N_T,) vocabulary ids of T's catalogue, catalogue order
         self.fallback: np.ndarray | None = None  # (N_T,) log training frequency: scores of empty histories
         self.fit_stats: dict[str, Any] = {}
+        self.excluded: torch.Tensor | None = None  # (V,) bool over classes (vocabulary id - 1): hidden items
 
     def _training_sequences(
         self, split: TargetSplit
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Vocabulary ids, domains, offsets, cutoffs and timestamps of the sequences the model reads (CSR)."""
-        seq = split.sequences
-        ids = self.vocab[seq.items]
+        items, domains, offsets, cutoff, timestamps = split.training_sequences()
+        ids = self.vocab[items]
         keep = ids > 0
-        return (*keep_positions(ids, seq.domains, seq.offsets, split.train_cutoff, keep), seq.timestamps[keep])
+        return (*keep_positions(ids, domains, offsets, cutoff, keep), timestamps[keep])
 
     def _setup(self, split: TargetSplit) -> None:
         n_all, n_t = split.item_index.n_items, len(split.target_items)
@@ -124,6 +126,10 @@ class SASRec:
         else:
             self.vocab = np.arange(n_all + 1, dtype=np.int64)
         self.score_rows = torch.as_tensor(self.vocab[split.target_items])
+        self.excluded = None
+        if len(split.hidden_items):
+            self.excluded = torch.zeros(int(self.vocab.max()), dtype=torch.bool)
+            self.excluded[torch.as_tensor(self.vocab[split.hidden_items] - 1)] = True
         torch.manual_seed(self.seed)
         self.net = SASRecNet(int(self.vocab.max()), self.max_len, self.d_model, self.n_layers, self.n_heads,
                              self.dropout)
@@ -187,7 +193,10 @@ class SASRec:
             y = labels[take]  # (b, L)
             hidden = self.net(items[take])  # (b, L, D)
             live = y != IGNORE_LABEL
-            loss = F.cross_entropy(self.net.logits(hidden[live]), y[live])  # full softmax over the vocabulary
+            logits = self.net.logits(hidden[live])  # full softmax over the vocabulary, less hidden items
+            if self.excluded is not None:
+                logits = logits.masked_fill(self.excluded, float("-inf"))
+            loss = F.cross_entropy(logits, y[live])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
