@@ -143,9 +143,10 @@ def run_new_items(configs: list[str], targets: list[str] | None = None, methods:
         if cfg.item_cold_start is None:
             raise ConfigError(f"{path}: item_cold_start is not set (the new-item benchmark hides items from training)")
         run_cfg = cfg.model_copy(update={"targets": [t for t in cfg.targets if targets is None or t in targets]})
-        rows = cached_rows(cfg)
         if not report_only and run_cfg.targets:
             rows = merge_with_cache(run_quality(run_cfg, methods, log), cfg)
+        else:
+            rows = cached_rows(cfg)
         if rows:
             parts.append((cfg, rows))
         else:
