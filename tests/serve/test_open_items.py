@@ -116,7 +116,7 @@ def test_history_batch_packs_open_items_into_text_slots() -> None:
     assert batch.slots.tolist() == [[-1, 0, -1], [-1, -1, 0]]  # one text, embedded once for both rows
     items, _, slots = batch.fit(5)
     assert items.tolist()[0] == [0, 0, 3, 9, 4] and slots.tolist()[1] == [-1, -1, -1, -1, 0]
-    assert [r[0].tolist() for r in batch.rows()] == [[3, 4], []]  # explanations read bundle items only
+    assert [(r[0].tolist(), r[2].tolist()) for r in batch.rows()] == [([3, 9, 4], [-1, 0, -1]), ([5], [0])]
     assert HistoryBatch.pack("v", "movies", rows, [[], []]).slots is None
 
 
@@ -250,3 +250,30 @@ def test_histories_without_open_positions_encode_exactly_as_before(service, item
         ours = interests_with_text(model, hist, domains, torch.zeros(1, hist.shape[1], 384), none)
         theirs = model.encode_interests(hist, domains)
     assert torch.allclose(ours.source, theirs.source, atol=1e-6) and torch.allclose(ours.target, theirs.target, atol=1e-6)
+
+
+def test_explanations_cover_text_items_and_added_items(text_bundle, items, tmp_path) -> None:
+    """A history item read by its text can be a reason, an item added by a catalogue update gets reasons, and
+    every weight is the score drop when that one history item is removed (exact leave-one-out)."""
+    service = RecommendationService(text_bundle, max_history=50, catalogue_dir=tmp_path)
+    service.update_catalogue(CatalogueUpdateRequest(add=[{"item_id": "new-movie", "domain": "movies",
+                                                          "text": f"{SPACE}: the sequel"}]))
+    texts = [{"item_id": f"outside-{i}", "domain": "movies", "text": f"{SPACE} part {i}"} for i in range(2)]
+    history = ids(items, "music", 3) + texts
+    everything = len(ids(items, "movies", 10_000)) + 1
+    resp = service.recommend(req(history, k=everything, explain=True, explain_n=10))
+    explained = {i.item_id: i for i in resp.items}
+    reasons = {r.item_id for i in resp.items for r in i.because}
+    assert {"outside-0", "outside-1"} & reasons, "text-only history items never explain anything"
+    assert explained["new-movie"].because, "the added item got no reasons"
+    checked = [explained["new-movie"]] + [i for i in resp.items if i.item_id != "new-movie"][:2]
+    for item in checked:
+        weights = [r.weight for r in item.because]
+        assert weights == sorted(weights, reverse=True) and all(w > 0 for w in weights)
+        for reason in item.because:
+            without = [h for h in history if (h if isinstance(h, str) else h["item_id"]) != reason.item_id]
+            again = service.recommend(req(without, k=everything, exclude_seen=False)).items
+            score = next(i.score for i in again if i.item_id == item.item_id)
+            assert np.isclose(item.score - score, reason.weight, atol=1e-4)
+    text_reason = next(r for i in resp.items for r in i.because if r.item_id == "outside-0" or r.item_id == "outside-1")
+    assert text_reason.domain == "movies" and text_reason.text.startswith(SPACE)

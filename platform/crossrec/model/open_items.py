@@ -80,4 +80,12 @@ def interests_with_text(model: CrossRecModel, items: torch.Tensor, domains: torc
     return model.encode_interests(items, domains, item_vecs=item_vecs)
 
 
-__all__ = ["adapter_for", "interests_with_text", "reads_text", "text_item_vectors"]
+def user_vectors_with_text(model: CrossRecModel, items: torch.Tensor, domains: torch.Tensor, text: torch.Tensor,
+                           is_text: torch.Tensor) -> torch.Tensor:
+    """(B, L) histories mixing catalogue and open items (as :func:`interests_with_text`) -> (B, D) ranking
+    queries at the most recent position: :meth:`CrossRecModel.user_vectors` for histories with open items."""
+    last = interests_with_text(model, items, domains, text, is_text).last()
+    return model.query(model.fuse(last), last.hidden).squeeze(1)
+
+
+__all__ = ["adapter_for", "interests_with_text", "reads_text", "text_item_vectors", "user_vectors_with_text"]

@@ -19,13 +19,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from crossrec.errors import ModelInputError
 from crossrec.model.bundle import ModelBundle, TargetModel
-from crossrec.model.explain import explain_items
+from crossrec.model.explain import leave_one_out, top_reasons
 from crossrec.model.open_items import interests_with_text
 from crossrec.model.ranker import Ranker
 from crossrec.serve.catalogue import CatalogueOverlay, CatalogueStore, RankedCatalogue
@@ -37,6 +38,9 @@ from crossrec.serve.messages import (
     RankPlan,
 )
 from crossrec.serve.schemas import RecommendRequest
+
+if TYPE_CHECKING:
+    from crossrec.data.sequences import ItemIndex
 
 
 class RequestError(ModelInputError):
@@ -62,10 +66,19 @@ class ResolvedHistory:
     unknown: list[str] = field(default_factory=list)
     open: list[tuple[int, str, str]] = field(default_factory=list)
     ignored_text: list[str] = field(default_factory=list)
+    open_ids: list[str] = field(default_factory=list)  # the item ids of ``open``, in its order
 
     @property
     def empty(self) -> bool:
         return self.items.size == 0
+
+    def describe(self, index: ItemIndex, position: int) -> tuple[str, str, str]:
+        """(item id, domain, text) of history position ``position`` (a bundle item or an open one)."""
+        for (pos, domain, text), item_id in zip(self.open, self.open_ids, strict=True):
+            if pos == position:
+                return item_id, domain, text
+        i = int(self.items[position])
+        return str(index.item_ids[i]), index.domain_of(i), str(index.texts[i])
 
 
 class BundleCatalog:
@@ -146,11 +159,11 @@ class HistoryResolver:
 
     def _with_open_items(self, hist: list, idx: np.ndarray, ignored: list[str]) -> ResolvedHistory:
         overlay: CatalogueOverlay = self.catalog.store.current()
-        rows: list[tuple[int, int, str | None, str | None]] = []  # (index, domain index, domain, text)
+        rows: list[tuple[int, int, str | None, str | None, str]] = []  # (index, domain index, domain, text, id)
         unknown = []
         for pos, (h, i) in enumerate(zip(hist, idx, strict=True)):
             if i > 0:
-                rows.append((int(i), int(self.index.item_domain[i]), None, None))
+                rows.append((int(i), int(self.index.item_domain[i]), None, None, h.item_id))
                 continue
             added = overlay.added(h.item_id)
             if added is not None:
@@ -174,12 +187,13 @@ class HistoryResolver:
             if not self.catalog.reads_text:
                 unknown.append(h.item_id)
                 continue
-            rows.append((int(index), self._domain_id[domain], domain, text))
+            rows.append((int(index), self._domain_id[domain], domain, text, h.item_id))
         rows = rows[-self.max_len :]
         items = np.array([r[0] for r in rows], dtype=np.int64)
         domains = np.array([r[1] for r in rows], dtype=np.int64)
         found = [(p, r[2], r[3]) for p, r in enumerate(rows) if r[3] is not None]
-        return ResolvedHistory(items, domains, unknown, found, ignored)  # type: ignore[arg-type]
+        open_ids = [r[4] for r in rows if r[3] is not None]
+        return ResolvedHistory(items, domains, unknown, found, ignored, open_ids)  # type: ignore[arg-type]
 
 
 class TargetHeadsCache:
@@ -297,17 +311,39 @@ EXPLAIN_MAX_HISTORY = 64  # history positions an explanation considers (the late
 
 
 @torch.no_grad()
-def explain_batch(heads: TargetModel, batch: HistoryBatch, ranked: list[list[int]],
-                  n: list[int]) -> list[list[list[tuple[int, float]]]]:
-    """Per row, per ranked item index: up to ``n[row]`` (history item index, weight) pairs, strongest first
-    (exact leave-one-out, :func:`crossrec.model.explain.leave_one_out`, one batched forward per row)."""
+def explain_batch(heads: TargetModel, batch: HistoryBatch, ranked: list[list[int]], n: list[int],
+                  text: torch.Tensor | None = None,
+                  added: dict[int, np.ndarray] | None = None) -> list[list[list[tuple[int, float]]]]:
+    """Per row, per ranked item: up to ``n[row]`` (history position, weight) pairs, strongest first (exact
+    leave-one-out, :func:`crossrec.model.explain.leave_one_out`, one batched forward per row). Positions index
+    the row's packed history (:meth:`HistoryBatch.rows`), open items included: ``text`` (S, H) holds the
+    embeddings of ``batch.texts``. ``ranked``: item indices; an item added by a catalogue update (index > N)
+    is explained with its published vector ``added[index]`` (D,)."""
     model = heads.model
     window = min(EXPLAIN_MAX_HISTORY, model.cfg.tower.max_len)
+    if batch.texts and (text is None or text.shape[0] != len(batch.texts)):
+        raise ValueError(f"explain_batch: {len(batch.texts)} open item texts but "
+                         f"{0 if text is None else text.shape[0]} embeddings")
     out = []
-    for (items, domains), ranked_items, k in zip(batch.rows(), ranked, n, strict=True):
+    for (items, domains, slots), ranked_items, k in zip(batch.rows(), ranked, n, strict=True):
         if not ranked_items or items.size == 0:
             out.append([[] for _ in ranked_items])
             continue
-        cols = model.catalogue_position[torch.as_tensor(ranked_items)]
-        out.append(explain_items(model, items, domains, heads.catalogue_vectors[cols], k, window))
+        vectors = _explained_vectors(heads, ranked_items, added or {})
+        explanation = leave_one_out(model, items, domains, vectors, window, text, slots)
+        out.append(top_reasons(explanation, k))
     return out
+
+
+def _explained_vectors(heads: TargetModel, ranked: list[int], added: dict[int, np.ndarray]) -> torch.Tensor:
+    """(k, D) vectors of ranked item indices: the heads' catalogue rows, or published vectors of added items."""
+    position = heads.model.catalogue_position
+    bundle = [i for i in ranked if i < position.shape[0]]
+    if len(bundle) == len(ranked):
+        return heads.catalogue_vectors[position[torch.as_tensor(ranked)]]
+    missing = [i for i in ranked if i >= position.shape[0] and i not in added]
+    if missing:
+        raise ValueError(f"explain_batch: no vector for added items {missing[:5]}")
+    base = heads.catalogue_vectors
+    return torch.stack([base[position[i]] if i < position.shape[0] else
+                        torch.as_tensor(added[i], dtype=base.dtype, device=base.device) for i in ranked])

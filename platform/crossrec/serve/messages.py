@@ -77,10 +77,11 @@ class HistoryBatch(Message):
         slots = None if self.slots is None else np.pad(self.slots, pad, constant_values=-1)
         return np.pad(self.items, pad), np.pad(self.domains, pad), slots
 
-    def rows(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per row (items (L_b,), domains (L_b,)) of its bundle items, without padding (open items left out)."""
-        keep = self.items > 0 if self.slots is None else (self.items > 0) & (self.slots < 0)
-        return [(i[k], d[k]) for i, d, k in zip(self.items, self.domains, keep, strict=True)]
+    def rows(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per row (items (L_b,), domains (L_b,), slots (L_b,)) without padding: the row's history as packed
+        (position l of a row is position l of its request's resolved history); slots -1 for bundle items."""
+        slots = np.full(self.items.shape, -1, dtype=np.int32) if self.slots is None else self.slots
+        return [(i[k], d[k], s[k]) for i, d, s, k in zip(self.items, self.domains, slots, self.items > 0, strict=True)]
 
     def select(self, rows: Sequence[int]) -> HistoryBatch:
         rows = list(rows)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from crossrec.eval.explanations import reason_records
+import numpy as np
+
 from crossrec.serve.inference import (
     BundleCatalog,
     HistoryResolver,
@@ -42,7 +43,8 @@ class StageCalls(Protocol):
     def encode(self, batch: HistoryBatch) -> Any: ...
     def fuse(self, interests: Any) -> Any: ...
     def rank(self, plan: RankPlan, queries: Any) -> Any: ...
-    def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]) -> Any: ...
+    def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int],
+                added: dict[int, np.ndarray]) -> Any: ...
     def item_vectors(self, version: str, target: str, texts: list[str]) -> Any: ...
 
 
@@ -65,8 +67,8 @@ class LocalCalls:
     async def rank(self, plan: RankPlan, queries: QueryBatch | Any | None) -> RankedBatch:
         return await self.ranker.rank(plan, await _ready(queries))
 
-    def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]):
-        return self.encoder.explain(batch, ranked, n)
+    def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int], added: dict[int, np.ndarray]):
+        return self.encoder.explain(batch, ranked, n, added)
 
     def item_vectors(self, version: str, target: str, texts: list[str]):
         return self.encoder.item_vectors(version, target, texts)
@@ -96,8 +98,8 @@ class HandleCalls:
     def rank(self, plan: RankPlan, queries: Any):
         return self.ranker.rank.remote(plan, queries)
 
-    def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]):
-        return self._encoder(batch.target).explain.remote(batch, ranked, n)
+    def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int], added: dict[int, np.ndarray]):
+        return self._encoder(batch.target).explain.remote(batch, ranked, n, added)
 
     def item_vectors(self, version: str, target: str, texts: list[str]):
         return self._encoder(target).item_vectors.remote(version, target, texts)
@@ -160,22 +162,32 @@ class Pipeline:
         reasons: dict[int, list] = {}
         asked = [w for w, j in enumerate(warm) if reqs[j].explain]  # off by default: no extra call
         if asked:
-            reasons = await self._explain(batch, asked, [warm[w] for w in asked], items, reqs)
+            reasons = await self._explain(batch, asked, [warm[w] for w in asked], items, reqs, ranked.catalogue_version)
         for j, i in enumerate(rows):
             out[i] = build_response(self.catalog, reqs[j], hists[j], items[j], cold[j], reasons.get(j),
                                     ranked.catalogue_version)
 
     async def _explain(self, batch: HistoryBatch, asked: list[int], rows: list[int],
-                       items: list[list[tuple[int, float]]], reqs: list[RecommendRequest]) -> dict[int, list]:
-        """Reasons of rows ``rows`` (batch rows ``asked``); items added by a catalogue update get none ([])."""
-        bundle_items = self.catalog.store.base_size
-        ranked = [[i for i, _ in items[j] if i <= bundle_items] for j in rows]
-        found = await self.calls.explain(batch.select(asked), ranked, [reqs[j].explain_n for j in rows])
-        out = {}
-        for j, per_item in zip(rows, found, strict=True):
-            by_item = dict(zip([i for i, _ in items[j] if i <= bundle_items], per_item, strict=True))
-            out[j] = [by_item.get(i, []) for i, _ in items[j]]
-        return out
+                       items: list[list[tuple[int, float]]], reqs: list[RecommendRequest],
+                       catalogue_version: int) -> dict[int, list]:
+        """Reasons of rows ``rows`` (batch rows ``asked``): per item, (history position, weight) pairs. Items
+        added by a catalogue update are explained with the vectors that version published."""
+        ranked = [[i for i, _ in items[j]] for j in rows]
+        added = self._added_vectors(batch.target, {i for r in ranked for i in r}, catalogue_version)
+        found = await self.calls.explain(batch.select(asked), ranked, [reqs[j].explain_n for j in rows], added)
+        return dict(zip(rows, found, strict=True))
+
+    def _added_vectors(self, target: str, ranked: set[int], catalogue_version: int) -> dict[int, np.ndarray]:
+        """Published vectors (D,) of the ranked items added by a catalogue update (those above the bundle's N)."""
+        wanted = {i for i in ranked if i > self.catalog.store.base_size}
+        if not wanted:
+            return {}
+        store = self.catalog.store
+        overlay = store.current()
+        if overlay.version != catalogue_version:  # the Ranker read a newer version than this replica has
+            overlay = store.refresh()
+        indices, vectors = overlay.vectors.get(target, (np.zeros(0, np.int64), None))
+        return {int(i): vectors[r] for r, i in enumerate(indices) if int(i) in wanted}
 
 
 def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: ResolvedHistory,
@@ -194,7 +206,7 @@ def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: Resolved
             item_id, _, text = catalog.item_record(i)
             out = {"item_id": item_id, "text": text, "score": s}
         if req.explain:
-            out["because"] = reason_records(index, reasons[r]) if reasons is not None else []
+            out["because"] = _because(index, hist, reasons[r]) if reasons is not None else []
         else:
             out["because"] = None
         return out
@@ -203,6 +215,15 @@ def build_response(catalog: BundleCatalog, req: RecommendRequest, hist: Resolved
             "items": [item(r, i, s) for r, (i, s) in enumerate(items)], "model_version": catalog.version,
             "catalogue_version": catalogue_version, "cold_start": cold, "unknown_items": hist.unknown,
             "ignored_text": hist.ignored_text}
+
+
+def _because(index: Any, hist: ResolvedHistory, pairs: list[tuple[int, float]]) -> list[dict]:
+    """``[{item_id, domain, text, weight}]`` of (history position, weight) pairs (open items by their text)."""
+    out = []
+    for position, weight in pairs:
+        item_id, domain, text = hist.describe(index, position)
+        out.append({"item_id": item_id, "domain": domain, "text": text, "weight": float(weight)})
+    return out
 
 
 def local_stages(catalog: BundleCatalog, heads: TargetHeadsCache, metrics: Any = None,

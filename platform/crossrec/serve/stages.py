@@ -82,13 +82,16 @@ class EncoderStage(_Stage):
         text = await self._embed(target, [(target, t) for t in texts])
         return text_item_vectors(heads.model, text.to(heads.catalogue_vectors.device)).detach().cpu().numpy()
 
-    async def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int]) -> list:
-        """Per row, per ranked item index: (history item index, weight) pairs, strongest first (bundle items
-        of the history only: open items are left out of the explained forward)."""
+    async def explain(self, batch: HistoryBatch, ranked: list[list[int]], n: list[int],
+                      added: dict[int, np.ndarray] | None = None) -> list:
+        """Per row, per ranked item index: (history position, weight) pairs, strongest first. Open history
+        items take part like bundle items (their text comes from the embedder's cache after ``encode``);
+        ``added``: the published vectors (D,) of ranked items added by a catalogue update."""
         batch.check(self.version, self.name)
         heads = await self.heads_for(batch.target)
+        text = await self._embed(batch.target, list(batch.texts)) if batch.texts else None
         with self.metrics.timed(batch.target, "explain", rows=len(batch)):
-            return explain_batch(heads, batch, ranked, n)
+            return explain_batch(heads, batch, ranked, n, text, added)
 
 
 class FusionStage(_Stage):
