@@ -277,3 +277,32 @@ def test_explanations_cover_text_items_and_added_items(text_bundle, items, tmp_p
             assert np.isclose(item.score - score, reason.weight, atol=1e-4)
     text_reason = next(r for i in resp.items for r in i.because if r.item_id == "outside-0" or r.item_id == "outside-1")
     assert text_reason.domain == "movies" and text_reason.text.startswith(SPACE)
+
+
+def test_ann_keeps_serving_under_a_catalogue_update(text_bundle, items, tmp_path) -> None:
+    """After an update the bundle's ANN index still ranks the bundle's items (removed ones excluded) and the added
+    items are scored exactly beside them: the same answers as exact scoring over the updated catalogue."""
+    pytest.importorskip("faiss")
+    import shutil
+
+    from crossrec.model.ann import AnnConfig
+    from crossrec.model.bundle import add_ann_indexes
+
+    bundle = shutil.copytree(text_bundle, tmp_path / "bundle")
+    add_ann_indexes(bundle, AnnConfig(kind="hnsw"), targets=["movies"], log=lambda _m: None)
+    ann = RecommendationService(bundle, max_history=50, ann_min_items=1, catalogue_dir=tmp_path / "catalogue")
+    exact = RecommendationService(bundle, max_history=50, catalogue_dir=tmp_path / "catalogue")
+    music, movies = ids(items, "music", 3), ids(items, "movies", 10_000)
+    top = ranked(exact.recommend(req(music, k=3)))
+    ann.update_catalogue(CatalogueUpdateRequest(
+        add=[{"item_id": "new-a", "domain": "movies", "text": str(items.set_index("item_id").text[top[1]])},
+             {"item_id": "new-b", "domain": "movies", "text": SPACE}], remove=[top[0]]))
+    used = []
+    heads = ann.heads.get("movies")
+    search = heads.ann.search
+    heads.ann.search = lambda *a, **kw: used.append(1) or search(*a, **kw)
+    for history, k in ((music, 10), (music + movies[:4] + ["new-b"], len(movies) + 2), (movies[5:9], 5)):
+        got, want = (s.recommend(req(history, k=k)) for s in (ann, exact))
+        assert ranked(got) == ranked(want) and [i.score for i in got.items] == pytest.approx([i.score for i in want.items])
+        assert top[0] not in ranked(got) and not set(history) & set(ranked(got))
+    assert len(used) == 3 and "new-a" in ranked(ann.recommend(req(music, k=5)))

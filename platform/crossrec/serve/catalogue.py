@@ -57,14 +57,18 @@ class RankedCatalogue:
     """What the Ranker ranks for one target: the bundle's catalogue without removed items, plus added ones.
 
     catalogue (N',) sorted item indices (added ones last: their indices are above the bundle's), catalogue_vectors
-    (N', D), popularity (N',) (0 for added items). ``whole``: the bundle's catalogue unchanged (its ANN index, if
-    any, still covers it; with an overlay the Ranker scores exactly)."""
+    (N', D), popularity (N',) (0 for added items). ``whole``: the bundle's catalogue unchanged. Otherwise
+    ``removed_columns`` are the bundle catalogue's columns left out and the last ``n_added`` rows are added items:
+    the bundle's ANN index (which covers the bundle's catalogue) still proposes its part, with the removed columns
+    excluded, and the added rows are scored exactly beside it (:func:`crossrec.serve.inference.rank_batch`)."""
 
     heads: TargetModel
     catalogue: np.ndarray
     catalogue_vectors: torch.Tensor
     popularity: np.ndarray
     whole: bool = True
+    removed_columns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_added: int = 0
 
     @property
     def model(self):
@@ -72,11 +76,12 @@ class RankedCatalogue:
 
     @property
     def ann(self):
-        return self.heads.ann if self.whole else None
+        """The bundle's ANN index over its whole catalogue (None: the bundle has none)."""
+        return self.heads.ann
 
     @property
     def ann_file(self):
-        return self.heads.ann_file if self.whole else None
+        return self.heads.ann_file
 
     @classmethod
     def of(cls, heads: TargetModel) -> RankedCatalogue:
@@ -138,7 +143,7 @@ class CatalogueOverlay:
             view = RankedCatalogue(heads, np.concatenate([catalogue[keep], indices[active]]).astype(np.int64),
                                    torch.cat([base, extra]),
                                    np.concatenate([heads.popularity[keep], np.zeros(int(active.sum()), np.float32)]),
-                                   whole=False)
+                                   whole=False, removed_columns=np.flatnonzero(~keep), n_added=int(active.sum()))
         self._ranked[target] = view
         return view
 

@@ -275,7 +275,8 @@ def rank_batch(heads: TargetModel | RankedCatalogue, plan: RankPlan, queries: Qu
 
     Exact scoring unless the target's catalogue has at least ``ann_min_items`` items and the bundle holds an
     ANN index for it (:mod:`crossrec.model.ann`): then the index proposes candidates, which are re-scored
-    exactly; seen-item exclusion stays exact either way."""
+    exactly; seen-item exclusion stays exact either way. Under a catalogue update the index still ranks the
+    bundle's part (removed items excluded) and the added items are scored exactly beside it."""
     if not isinstance(heads, RankedCatalogue):
         heads = RankedCatalogue.of(heads)
     catalogue = heads.catalogue
@@ -290,7 +291,10 @@ def rank_batch(heads: TargetModel | RankedCatalogue, plan: RankPlan, queries: Qu
         exclude = [_seen_columns(heads, plan.seen(b)) for b in warm]
         temperature = model.cfg.fusion.temperature
         if ann_min_items is not None and len(catalogue) >= ann_min_items and heads.ann is not None:
-            scores, cols = heads.ann.search(queries.queries, k, exclude, temperature)
+            if heads.whole:
+                scores, cols = heads.ann.search(queries.queries, k, exclude, temperature)
+            else:
+                scores, cols = _ann_under_update(heads, queries.queries, k, exclude, chunk_size)
         else:
             ranker = Ranker(normalize=model.ranks_by_cosine, temperature=temperature, chunk_size=chunk_size)
             scores, cols = ranker.topk(torch.from_numpy(queries.queries), heads.catalogue_vectors, k, exclude)
@@ -305,6 +309,29 @@ def rank_batch(heads: TargetModel | RankedCatalogue, plan: RankPlan, queries: Qu
         out_items[b, : len(cols)] = catalogue[cols]
         out_scores[b, : len(cols)] = heads.popularity[cols]
     return RankedBatch(plan.version, plan.target, out_items, out_scores, catalogue_version)
+
+
+def _ann_under_update(view: RankedCatalogue, queries: np.ndarray, k: int, exclude: list[np.ndarray],
+                      chunk_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k columns of ``view`` (scores (B, k'), cols (B, k'), -inf / -1 padding) under a catalogue update: the
+    bundle's ANN index over the bundle's part (its removed columns excluded too) merged with the added items,
+    scored exactly. ``exclude``: per row, the seen columns of ``view``."""
+    base, model = view.heads, view.model
+    temperature = model.cfg.fusion.temperature
+    kept = np.setdiff1d(np.arange(len(base.catalogue)), view.removed_columns)  # view column -> bundle column
+    n_kept = len(kept)
+    base_exclude = [np.concatenate([kept[e[e < n_kept]], view.removed_columns]) for e in exclude]
+    scores, cols = base.ann.search(queries, k, base_exclude, temperature)
+    cols = np.where(cols >= 0, np.searchsorted(kept, np.maximum(cols, 0)), -1)  # back to view columns
+    if view.n_added:
+        ranker = Ranker(normalize=model.ranks_by_cosine, temperature=temperature, chunk_size=chunk_size)
+        added_s, added_c = ranker.topk(torch.from_numpy(queries), view.catalogue_vectors[n_kept:], k,
+                                       [e[e >= n_kept] - n_kept for e in exclude])
+        added_c = added_c.numpy()
+        scores = np.concatenate([scores, added_s.numpy()], axis=1)
+        cols = np.concatenate([cols, np.where(added_c >= 0, added_c + n_kept, -1)], axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(cols, order, 1)
 
 
 EXPLAIN_MAX_HISTORY = 64  # history positions an explanation considers (the latest ones)
