@@ -4,6 +4,7 @@ catalogue updates through the authenticated admin endpoint while it serves."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pandas as pd
@@ -66,7 +67,18 @@ def test_history_items_that_only_carry_text(text_client, items) -> None:
     assert [i["score"] for i in data["items"]] != pytest.approx([i["score"] for i in plain["items"]])
     only = text_client.post("/recommend", json={"history": texts, "target_domain": "books"}).json()
     assert not only["cold_start"] and only["unknown_items"] == []
-    assert text_client.get("/debug/encoder").json()["backbone_loaded"]
+    before = text_client.get("/debug/encoder").json()
+    assert before["backbone_loaded"] and before["embed_batches"] >= 1
+    # Concurrent requests' texts reach the Encoder's batched embedding; each distinct text is encoded once.
+    fresh = [[{"item_id": f"c-{r}-{j}", "domain": "movies", "text": f"{SPACE}, episode {r}.{j}"} for j in range(2)]
+             for r in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda t: text_client.post("/recommend", json={
+            "history": music + t + fresh[0], "target_domain": "movies", "explain": True}), fresh))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
+    assert all(all(isinstance(i["because"], list) for i in a.json()["items"]) for a in answers)
+    after = text_client.get("/debug/encoder").json()
+    assert after["texts_encoded"] - before["texts_encoded"] == 12 and after["embed_batches"] > before["embed_batches"]
 
 
 @pytest.mark.parametrize(("item", "message"), [

@@ -306,3 +306,19 @@ def test_ann_keeps_serving_under_a_catalogue_update(text_bundle, items, tmp_path
         assert ranked(got) == ranked(want) and [i.score for i in got.items] == pytest.approx([i.score for i in want.items])
         assert top[0] not in ranked(got) and not set(history) & set(ranked(got))
     assert len(used) == 3 and "new-a" in ranked(ann.recommend(req(music, k=5)))
+
+
+def test_embedding_several_calls_at_once_matches_one_by_one(service) -> None:
+    """What the Encoder replica's batching runs: one backbone pass for several calls' texts, same rows as calling
+    ``embed`` per call, each distinct (adapter, text) encoded once."""
+    embedder = service.pipeline.calls.encoder.embedder
+    calls = [("movies", [("movies", "alpha one"), ("music", "alpha one")]), ("books", []),
+             ("books", [("movies", "alpha one"), ("books", "beta two")])]
+    encoded = embedder.encoded
+    together = embedder.embed_many(calls)
+    assert embedder.encoded - encoded == 3  # movies' adapter, base (music, and movies seen from books), books'
+    for (target, pairs), rows in zip(calls, together, strict=True):
+        assert rows.shape[0] == len(pairs)
+        if pairs:
+            assert torch.allclose(rows, embedder.embed(target, pairs))
+    assert embedder.encoded - encoded == 3  # the calls one by one hit the cache

@@ -99,10 +99,23 @@ class BundleTextEmbedder:
         """(N,) (domain, text) pairs -> (N, H) float32 on CPU, the rows ``target``'s heads read. Thread-safe
         (one backbone and one cache: calls are serialised)."""
         with self._lock:
-            return self._embed(target, items)
+            return self._embed([(adapter_for(target, d), t) for d, t in items])
 
-    def _embed(self, target: str, items: list[tuple[str, str]]) -> torch.Tensor:
-        keys = [self.cache.key(adapter_for(target, d), t) for d, t in items]
+    def embed_many(self, calls: list[tuple[str, list[tuple[str, str]]]]) -> list[torch.Tensor]:
+        """Several :meth:`embed` calls ``(target, items)`` at once: one backbone pass per adapter over all their
+        distinct uncached texts (what a Serve replica's batching gathers); one (N_c, H) tensor per call."""
+        pairs = [(adapter_for(target, d), t) for target, items in calls for d, t in items]
+        with self._lock:
+            rows = self._embed(pairs)
+        out, start = [], 0
+        for _, items in calls:
+            out.append(rows[start : start + len(items)] if items else torch.zeros(0, 0))
+            start += len(items)
+        return out
+
+    def _embed(self, pairs: list[tuple[str | None, str]]) -> torch.Tensor:
+        """(N,) (adapter, text) pairs -> (N, H): cached rows, the others through the backbone per adapter."""
+        keys = [self.cache.key(adapter, t) for adapter, t in pairs]
         rows: list[torch.Tensor | None] = [self.cache.get(k) for k in keys]
         missing: dict[tuple[str | None, str], list[int]] = {}
         for i, row in enumerate(rows):
@@ -114,7 +127,7 @@ class BundleTextEmbedder:
         for key in missing:
             by_adapter.setdefault(key[0], []).append(key)
         for adapter, group in by_adapter.items():
-            texts = [items[missing[k][0]][1] for k in group]
+            texts = [pairs[missing[k][0]][1] for k in group]
             with torch.no_grad():
                 out = self._encoder.encode(texts, domain=adapter, batch_size=self.batch_size).float().cpu()
             self.encoded += len(texts)

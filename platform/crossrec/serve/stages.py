@@ -62,7 +62,11 @@ class EncoderStage(_Stage):
         if self.embedder is None:
             raise RuntimeError(f"{self.name}: open items need a text embedder, and this stage has none")
         with self.metrics.timed(target, "embed_text", rows=len(items)):
-            return await asyncio.to_thread(self.embedder.embed, target, items)
+            return await self._embed_texts(target, items)
+
+    async def _embed_texts(self, target: str, items: list[tuple[str, str]]):
+        """(N, H) embeddings of ``items`` (the Serve replica gathers concurrent calls here: ``@serve.batch``)."""
+        return await asyncio.to_thread(self.embedder.embed, target, items)
 
     async def encode(self, batch: HistoryBatch) -> InterestBatch:
         batch.check(self.version, self.name)
