@@ -68,6 +68,7 @@ class RankedCatalogue:
     popularity: np.ndarray
     whole: bool = True
     removed_columns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    kept_columns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # view column -> bundle column
     n_added: int = 0
 
     @property
@@ -143,7 +144,8 @@ class CatalogueOverlay:
             view = RankedCatalogue(heads, np.concatenate([catalogue[keep], indices[active]]).astype(np.int64),
                                    torch.cat([base, extra]),
                                    np.concatenate([heads.popularity[keep], np.zeros(int(active.sum()), np.float32)]),
-                                   whole=False, removed_columns=np.flatnonzero(~keep), n_added=int(active.sum()))
+                                   whole=False, removed_columns=np.flatnonzero(~keep),
+                                   kept_columns=np.flatnonzero(keep), n_added=int(active.sum()))
         self._ranked[target] = view
         return view
 

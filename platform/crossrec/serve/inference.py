@@ -318,7 +318,7 @@ def _ann_under_update(view: RankedCatalogue, queries: np.ndarray, k: int, exclud
     scored exactly. ``exclude``: per row, the seen columns of ``view``."""
     base, model = view.heads, view.model
     temperature = model.cfg.fusion.temperature
-    kept = np.setdiff1d(np.arange(len(base.catalogue)), view.removed_columns)  # view column -> bundle column
+    kept = view.kept_columns  # view column -> bundle column (built once per catalogue version)
     n_kept = len(kept)
     base_exclude = [np.concatenate([kept[e[e < n_kept]], view.removed_columns]) for e in exclude]
     scores, cols = base.ann.search(queries, k, base_exclude, temperature)
@@ -365,8 +365,7 @@ def explain_batch(heads: TargetModel, batch: HistoryBatch, ranked: list[list[int
 def _explained_vectors(heads: TargetModel, ranked: list[int], added: dict[int, np.ndarray]) -> torch.Tensor:
     """(k, D) vectors of ranked item indices: the heads' catalogue rows, or published vectors of added items."""
     position = heads.model.catalogue_position
-    bundle = [i for i in ranked if i < position.shape[0]]
-    if len(bundle) == len(ranked):
+    if all(i < position.shape[0] for i in ranked):
         return heads.catalogue_vectors[position[torch.as_tensor(ranked)]]
     missing = [i for i in ranked if i >= position.shape[0] and i not in added]
     if missing:
