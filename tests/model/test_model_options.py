@@ -12,7 +12,7 @@ from crossrec.errors import ConfigError
 from crossrec.model.config import ModelConfig, TowerConfig
 from crossrec.model.open_items import text_item_vectors
 from crossrec.model.recommender import IGNORE_LABEL, CrossRecModel
-from crossrec.model.towers import TargetSequenceInterest
+from crossrec.model.towers import SubsequenceInterest
 from crossrec.serve.inference import encode_batch, fuse_batch
 from crossrec.serve.messages import HistoryBatch
 
@@ -33,7 +33,7 @@ def test_target_sequence_state_is_the_target_only_encoding_at_each_position() ->
     from crossrec.model.config import TowerConfig
 
     torch.manual_seed(0)
-    m = TargetSequenceInterest(TowerConfig(d_model=8, n_heads=2, max_len=6, dropout=0.0)).eval()
+    m = SubsequenceInterest(TowerConfig(d_model=8, n_heads=2, max_len=6, dropout=0.0)).eval()
     x = torch.randn(1, 6, 8)
     is_t = torch.tensor([[False, True, False, True, True, False]])
     out, has = m(x, x, is_t)
@@ -50,6 +50,7 @@ def test_target_sequence_state_is_the_target_only_encoding_at_each_position() ->
     {"fusion": {"next_item_mix": 0.7}},
     {"fusion": {"score": "dot"}},
     {"fusion": {"score": "dot", "next_item_mix": 0.5}, "tower": {"target_encoder": "sequence"}},
+    {"tower": {"target_encoder": "sequence", "source_encoder": "separate"}, "fusion": {"gate_bias": -3.0}},
 ])
 def test_serving_split_ranks_like_the_model(over: dict) -> None:
     """Encoder stage -> fusion stage -> one dot product gives the model's own scores (up to the query scale)."""
@@ -103,6 +104,19 @@ def test_id_dropout_and_candidate_dropout_only_in_training() -> None:
     out = tower(idx)
     matches = torch.isclose(out, text_only, atol=1e-5).all(dim=1)
     assert 0 < int(matches.sum()) < len(idx)
+
+
+def test_separate_source_encoder_ignores_the_interleaving_of_domains() -> None:
+    """With both sides encoded apart, only each domain's own order matters; the merged encoder sees the mix."""
+    interleaved = torch.tensor([[1, 12, 3, 13, 2, 14]])
+    blocked = torch.tensor([[1, 3, 2, 12, 13, 14]])  # same per-domain orders, domains not interleaved
+    for source_encoder, same in [("merged", False), ("separate", True)]:
+        model = make_model(tower={"target_encoder": "sequence", "source_encoder": source_encoder})
+        a = model.user_vectors(interleaved, ITEM_DOMAIN[interleaved])
+        b = model.user_vectors(blocked, ITEM_DOMAIN[blocked])
+        assert torch.allclose(a, b, atol=1e-5) is same, source_encoder
+    reordered = torch.tensor([[3, 12, 1, 13, 2, 14]])  # the source order changes: so does the user vector
+    assert not torch.allclose(model.user_vectors(reordered, ITEM_DOMAIN[reordered]), a, atol=1e-4)
 
 
 def test_target_positions_cap_keeps_the_loss_finite_and_trainable() -> None:

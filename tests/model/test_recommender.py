@@ -143,3 +143,25 @@ def test_next_item_objective_trains_source_items_and_caps_positions() -> None:
     assert torch.isfinite(capped)
     no_transfer = make_model(transfer=False).train()
     assert float(no_transfer.loss(items, domains, labels, next_items=nxt, next_item_weight=1.0)) == 0.0
+
+
+def test_gate_bias_starts_the_gate_closed_and_source_dropout_fuses_target_in_place_of_source() -> None:
+    from crossrec.model.recommender import Interests
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.from_dict({"tower": {"d_model": 32}, "fusion": {"gate_bias": -6.0, "source_dropout": 0.99,
+                                                                     "dropout": 0.0}})
+    model = CrossRecModel(cfg, ITEM_DOMAIN, n_domains=3, target_domain=TARGET, text_dim=TEXT_DIM)
+    s, t, d = torch.randn(4, 3, 32), torch.randn(4, 3, 32), torch.zeros(1, 1, 32)
+    has_t = torch.tensor([[False, True, True]] * 4)
+    fused = model.fusion(s, t, d, has_t)
+    assert torch.allclose(fused[:, 0], s[:, 0])  # cold prefix: the source interest alone
+    assert torch.allclose(fused[:, 1:], t[:, 1:], atol=0.1)  # closed gate: almost the target interest
+    # source dropout only acts in training and never on cold positions
+    interests = Interests(source=s, target=t, domain=d, has_target=has_t, valid=torch.ones(4, 3, dtype=torch.bool))
+    model.eval()
+    assert not torch.allclose(model.fuse(interests)[:, 1:], model.out_ln(t[:, 1:]), atol=1e-3)
+    model.train()
+    trained = model.fuse(interests)
+    assert torch.allclose(trained[:, 0], model.out_ln(model.fusion(s, t, d, has_t))[:, 0])
+    assert torch.allclose(trained[:, 1:], model.out_ln(t[:, 1:]), atol=1e-4)  # 0.99: (almost) every one replaced

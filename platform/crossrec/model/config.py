@@ -68,6 +68,10 @@ class TowerConfig(StrictModel):
     target_encoder: Literal["pool", "sequence"] = Field(
         "pool", description="Target interest: attention pooling over the visible target items (queried by the "
         "shared encoder), or a separate causal transformer over the target items alone.")
+    source_encoder: Literal["merged", "separate"] = Field(
+        "merged", description="Source interest: the shared causal transformer over the merged history in order "
+        "(where the order across domains means something), or a separate one over the other domains' items alone "
+        "(where it does not, e.g. sequences interleaved by construction).")
     candidate_dropout: bool = Field(True, description="Apply dropout (and ID dropout) to the candidate item "
                                     "vectors of the softmax too, not only to the history's item vectors.")
     source_item_ids: bool = Field(True, description="False: items of the other domains enter the history by "
@@ -102,6 +106,12 @@ class FusionConfig(StrictModel):
     hidden: int = Field(64, gt=0, description="Hidden width of the gate / attention / transfer MLPs.")
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="`sum`: weight of the transferred interest.")
+    gate_bias: float = Field(0.0, ge=-10.0, le=10.0, description="`gate`: initial bias of the gate's logits; "
+                             "negative starts the gate nearly closed (u ≈ target interest), so the source interest "
+                             "is let in only where training finds it helps.")
+    source_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Training: share of positions with target "
+                                  "history whose transferred source interest is replaced by the target interest "
+                                  "before fusion, so the target side alone stays a good user vector.")
     temperature: float = Field(0.1, gt=0.0, le=10.0, description="Softmax temperature of cosine scores.")
     transfer: bool = Field(True, description="False: the user model reads target-domain items only.")
     score: Literal["cosine", "dot"] = Field("cosine", description="cosine / temperature, or a plain dot product.")

@@ -13,13 +13,17 @@ from crossrec.model.config import FusionConfig
 
 
 class GateFusion(nn.Module):
-    """u = g ⊙ s + (1 − g) ⊙ t with g = σ(MLP([s; t; d])) per dimension; g = 1 for cold users."""
+    """u = g ⊙ s + (1 − g) ⊙ t with g = σ(MLP([s; t; d])) per dimension; g = 1 for cold users.
+
+    The MLP's output bias starts at ``cfg.gate_bias`` (0: g ≈ 0.5; −3: g ≈ 0.05, the target interest first)."""
 
     def __init__(self, d_model: int, cfg: FusionConfig) -> None:
         super().__init__()
         self.gate = nn.Sequential(
             nn.Linear(3 * d_model, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.hidden, d_model)
         )
+        if cfg.gate_bias:
+            nn.init.constant_(self.gate[-1].bias, cfg.gate_bias)
 
     def forward(self, s: torch.Tensor, t: torch.Tensor, d: torch.Tensor, has_target: torch.Tensor) -> torch.Tensor:
         d = d.expand_as(s)

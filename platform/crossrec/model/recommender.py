@@ -27,8 +27,8 @@ from crossrec.model.fusion import build_fusion
 from crossrec.model.towers import (
     ItemTower,
     SequenceEncoder,
+    SubsequenceInterest,
     TargetInterestPooling,
-    TargetSequenceInterest,
     l2_normalize,
 )
 from crossrec.model.transfer import DomainTransfer
@@ -86,8 +86,10 @@ class CrossRecModel(nn.Module):
 
         self.item_tower = ItemTower(n_items, text_dim, cfg.tower)
         self.domain_emb = nn.Embedding(n_domains + 1, d, padding_idx=0)
-        self.encoder = SequenceEncoder(cfg.tower)
-        self.target_pool = (TargetSequenceInterest(cfg.tower) if cfg.tower.target_encoder == "sequence"
+        # the source interest reads the merged history in order (shared encoder), or the other domains' items alone
+        self.encoder = (SequenceEncoder(cfg.tower) if cfg.tower.source_encoder == "merged"
+                        else SubsequenceInterest(cfg.tower))
+        self.target_pool = (SubsequenceInterest(cfg.tower) if cfg.tower.target_encoder == "sequence"
                             else TargetInterestPooling(d))
         self.transfer = DomainTransfer(d, cfg.fusion.hidden, cfg.fusion.dropout)
         self.fusion = build_fusion(d, cfg.fusion)
@@ -138,12 +140,15 @@ class CrossRecModel(nn.Module):
             item_vecs = self.item_tower(items, id_mask=id_mask)  # (B, L, D)
         else:
             item_vecs = item_vecs[:, -items.shape[1] :]
-        h = self.encoder(item_vecs + self.domain_emb(domains), valid)  # (B, L, D)
+        x = item_vecs + self.domain_emb(domains)
+        if isinstance(self.encoder, SubsequenceInterest):
+            h, has_source = self.encoder(x, x, valid & ~is_target)  # (B, L, D): the latest source state
+        else:
+            h, has_source = self.encoder(x, valid), valid.cumsum(dim=1) > 0  # (B, L, D)
         e_t = self.domain_emb.weight[self.target_domain].view(1, 1, -1)
         t, has_t = self.target_pool(h, item_vecs, is_target)
         s = self.transfer(h, e_t)
-        has_any = valid.cumsum(dim=1) > 0
-        s = s * has_any.unsqueeze(-1)  # no information before the first visible item
+        s = s * has_source.unsqueeze(-1)  # no information before the first item the source side reads
         return Interests(source=s, target=t, domain=e_t, has_target=has_t, valid=valid, hidden=h)
 
     def _target_only(
@@ -160,8 +165,14 @@ class CrossRecModel(nn.Module):
         return items, domains, labels
 
     def fuse(self, interests: Interests) -> torch.Tensor:
-        """(…, D) fused user vectors from :class:`Interests`."""
-        u = self.fusion(interests.source, interests.target, interests.domain, interests.has_target)
+        """(…, D) fused user vectors from :class:`Interests`. In training, ``fusion.source_dropout`` of the
+        positions with target history fuse the target interest in place of the source interest."""
+        source = interests.source
+        rate = self.cfg.fusion.source_dropout
+        if self.training and rate > 0:
+            drop = (torch.rand(interests.has_target.shape, device=source.device) < rate) & interests.has_target
+            source = torch.where(drop.unsqueeze(-1), interests.target, source)
+        u = self.fusion(source, interests.target, interests.domain, interests.has_target)
         return self.out_ln(u)
 
     def user_vectors(self, items: torch.Tensor, domains: torch.Tensor) -> torch.Tensor:

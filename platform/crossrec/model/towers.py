@@ -145,13 +145,14 @@ class TargetInterestPooling(nn.Module):
         return pooled, has_target
 
 
-class TargetSequenceInterest(nn.Module):
-    """A separate causal transformer over the target-domain items alone (a per-domain encoder beside the
-    shared one over the merged history), read at every merged position.
+class SubsequenceInterest(nn.Module):
+    """A separate causal transformer over one subset of the history's items (the target domain's items, or the
+    other domains' items for a separate source encoder), read at every merged position.
 
-    The target items of each row are packed to the right (order kept), encoded, and position p of the merged
-    history gets the state after the latest target item at or before p. Returns (B, L, D) and ``has_target``
-    (B, L) bool; rows of a cold prefix (no target item yet) are 0.
+    The selected items of each row are packed to the right (order kept), encoded, and position p of the merged
+    history gets the state after the latest selected item at or before p. ``forward(h, item_vecs, is_target)``
+    (``h`` only gives the device; ``is_target`` (B, L) bool marks the selected items) returns (B, L, D) and
+    ``has_target`` (B, L) bool; positions before the first selected item are 0.
     """
 
     def __init__(self, cfg: TowerConfig) -> None:
