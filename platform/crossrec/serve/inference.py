@@ -296,9 +296,7 @@ def rank_batch(heads: TargetModel | RankedCatalogue, plan: RankPlan, queries: Qu
             else:
                 scores, cols = _ann_under_update(heads, queries.queries, k, exclude, chunk_size)
         else:
-            ranker = Ranker(normalize=model.ranks_by_cosine, temperature=temperature, chunk_size=chunk_size)
-            scores, cols = ranker.topk(torch.from_numpy(queries.queries), heads.catalogue_vectors, k, exclude)
-            cols, scores = cols.numpy(), scores.numpy()
+            scores, cols = _exact_topk(model, queries.queries, heads.catalogue_vectors, k, exclude, chunk_size)
         out_items[warm, : cols.shape[1]] = np.where(cols >= 0, catalogue[np.maximum(cols, 0)], -1)
         out_scores[warm, : cols.shape[1]] = scores
     if not plan.cold.any():
@@ -309,6 +307,15 @@ def rank_batch(heads: TargetModel | RankedCatalogue, plan: RankPlan, queries: Qu
         out_items[b, : len(cols)] = catalogue[cols]
         out_scores[b, : len(cols)] = heads.popularity[cols]
     return RankedBatch(plan.version, plan.target, out_items, out_scores, catalogue_version)
+
+
+def _exact_topk(model, queries: np.ndarray, vectors: torch.Tensor, k: int, exclude: list[np.ndarray],
+                chunk_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of queries (B, D) over item vectors (N, D) as the model scores them (cosine or dot, its
+    temperature): scores (B, k') float32 and columns (B, k') int64, -inf / -1 padding."""
+    ranker = Ranker(normalize=model.ranks_by_cosine, temperature=model.cfg.fusion.temperature, chunk_size=chunk_size)
+    scores, cols = ranker.topk(torch.from_numpy(queries), vectors, k, exclude)
+    return scores.numpy(), cols.numpy()
 
 
 def _ann_under_update(view: RankedCatalogue, queries: np.ndarray, k: int, exclude: list[np.ndarray],
@@ -324,11 +331,9 @@ def _ann_under_update(view: RankedCatalogue, queries: np.ndarray, k: int, exclud
     scores, cols = base.ann.search(queries, k, base_exclude, temperature)
     cols = np.where(cols >= 0, np.searchsorted(kept, np.maximum(cols, 0)), -1)  # back to view columns
     if view.n_added:
-        ranker = Ranker(normalize=model.ranks_by_cosine, temperature=temperature, chunk_size=chunk_size)
-        added_s, added_c = ranker.topk(torch.from_numpy(queries), view.catalogue_vectors[n_kept:], k,
-                                       [e[e >= n_kept] - n_kept for e in exclude])
-        added_c = added_c.numpy()
-        scores = np.concatenate([scores, added_s.numpy()], axis=1)
+        added_s, added_c = _exact_topk(model, queries, view.catalogue_vectors[n_kept:], k,
+                                       [e[e >= n_kept] - n_kept for e in exclude], chunk_size)
+        scores = np.concatenate([scores, added_s], axis=1)
         cols = np.concatenate([cols, np.where(added_c >= 0, added_c + n_kept, -1)], axis=1)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(scores, order, 1), np.take_along_axis(cols, order, 1)
