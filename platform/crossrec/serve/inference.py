@@ -41,6 +41,7 @@ from crossrec.serve.schemas import RecommendRequest
 
 if TYPE_CHECKING:
     from crossrec.data.sequences import ItemIndex
+    from crossrec.model.recommender import CrossRecModel
 
 
 class RequestError(ModelInputError):
@@ -309,7 +310,7 @@ def rank_batch(heads: TargetModel | RankedCatalogue, plan: RankPlan, queries: Qu
     return RankedBatch(plan.version, plan.target, out_items, out_scores, catalogue_version)
 
 
-def _exact_topk(model, queries: np.ndarray, vectors: torch.Tensor, k: int, exclude: list[np.ndarray],
+def _exact_topk(model: CrossRecModel, queries: np.ndarray, vectors: torch.Tensor, k: int, exclude: list[np.ndarray],
                 chunk_size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k of queries (B, D) over item vectors (N, D) as the model scores them (cosine or dot, its
     temperature): scores (B, k') float32 and columns (B, k') int64, -inf / -1 padding."""
