@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from crossrec.benchmarks.quality_config import QualityConfig
-from crossrec.benchmarks.quality_report import aggregate, comparisons
+from crossrec.benchmarks.quality_report import aggregate, comparisons, target_sections
 from crossrec.benchmarks.quality_run import run_benchmark  # behind bench/quality.py
 from crossrec.errors import ConfigError
 
@@ -81,10 +81,10 @@ def test_quality_bench_runs_every_method_and_writes_the_page(tmp_path: Path, cap
 
 
 def test_aggregate_mean_std_and_ratio() -> None:
-    def row(method: str, seed: int, ndcg: float, baseline: bool, valid: float | None = None) -> dict:
+    def row(method: str, seed: int, ndcg: float, baseline: bool, valid: float | None = None, kind: str = "x") -> dict:
         def m(v: float) -> dict:
             return {sl: {"ndcg@10": v, "recall@10": v, "n_users": 5} for sl in ("overall", "cold", "warm")}
-        return {"target": "t", "method": method, "kind": "x", "baseline": baseline, "seed": seed,
+        return {"target": "t", "method": method, "kind": kind, "baseline": baseline, "seed": seed,
                 "fit_seconds": 60.0, "valid": m(ndcg if valid is None else valid), "test": m(ndcg)}
 
     # "d" is the best baseline on test but not on valid: valid alone picks the best baseline
@@ -98,6 +98,15 @@ def test_aggregate_mean_std_and_ratio() -> None:
     comp = comparisons(summary, cfg)["t"]
     assert comp["best_baseline"] == "b" and comp["ratio"]["overall"] == pytest.approx(1.2)
     assert comp["goal_overall_met"] and not comp["goal_cold_met"]  # 1.2 >= 1.10 overall, 1.2 < 1.25 cold
+
+    # an ablation run on seed 1 only is compared with the primary's seed 1 (0.4), not its two-seed mean (0.3)
+    rows += [row("e", 1, 0.3, False, kind="crossrec"), row("f", 2, 0.3, False, kind="crossrec")]
+    comp = comparisons(aggregate(rows), cfg)["t"]
+    assert comp["vs_primary"]["e"]["seeds"] == [1] and comp["vs_primary"]["e"]["overall"] == pytest.approx(0.75)
+    assert comp["other_crossrec_ratios"]["e"]["overall"] == pytest.approx(1.2)  # against the best baseline
+    assert comp["vs_primary"]["f"] == {"seeds": []}  # no seed in common: no ratio
+    page = "\n".join(target_sections(aggregate(rows), {"t": comp}, cfg))
+    assert "- e: 0.750× overall, 0.750× cold, 0.750× warm (seed 1)" in page and "- f:" not in page
 
 
 @pytest.mark.parametrize("bad, needle", [

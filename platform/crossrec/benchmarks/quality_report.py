@@ -28,7 +28,8 @@ def aggregate(rows: list[dict[str, Any]], slices: tuple[str, ...] = SLICES) -> d
         entry: dict[str, Any] = {"kind": rs[0]["kind"], "baseline": rs[0]["baseline"], "seeds": [r["seed"] for r in rs],
                                  "fit_minutes": float(np.mean([r["fit_seconds"] for r in rs]) / 60),
                                  "valid_ndcg@10": float(np.mean([r["valid"]["overall"]["ndcg@10"] for r in rs])),
-                                 "info": rs[0].get("info", {})}
+                                 "info": rs[0].get("info", {}),
+                                 "per_seed": {r["seed"]: {sl: r["test"][sl]["ndcg@10"] for sl in slices} for r in rs}}
         for sl in slices:
             vals = np.array([r["test"][sl]["ndcg@10"] for r in rs])
             entry[f"{sl}_ndcg@10"] = float(vals.mean())
@@ -63,8 +64,21 @@ def comparisons(summary: dict[str, dict[str, dict[str, Any]]], cfg: QualityConfi
         ratio = {sl: p[f"{sl}_ndcg@10"] / max(b[f"{sl}_ndcg@10"], 1e-12) for sl in SLICES}
         out[target] = {"best_baseline": best, "ratio": ratio,
                        "goal_overall_met": ratio["overall"] >= cfg.goal_overall,
-                       "goal_cold_met": ratio["cold"] >= cfg.goal_cold, "other_crossrec_ratios": others}
+                       "goal_cold_met": ratio["cold"] >= cfg.goal_cold, "other_crossrec_ratios": others,
+                       "vs_primary": {m: seed_matched_ratio(methods[m], p) for m in others}}
     return out
+
+
+def seed_matched_ratio(variant: dict[str, Any], primary: dict[str, Any]) -> dict[str, Any]:
+    """Test NDCG@10 of an ablation against the primary on the seeds both ran (means over those seeds), per slice,
+    with the seeds used: seed-to-seed spread is as large as most ablation effects, so a variant run on seed 0 is
+    compared with the primary's seed 0, not with its mean over three seeds. Empty seeds: no seed in common."""
+    shared = sorted(set(variant["per_seed"]) & set(primary["per_seed"]))
+    if not shared:
+        return {"seeds": []}
+    return {"seeds": shared, **{sl: float(np.mean([variant["per_seed"][s][sl] for s in shared]))
+                                / max(float(np.mean([primary["per_seed"][s][sl] for s in shared])), 1e-12)
+                                for sl in SLICES}}
 
 
 def _fmt(entry: dict[str, Any], sl: str) -> str:
@@ -129,6 +143,13 @@ def target_sections(summary: dict, comp: dict, cfg: QualityConfig) -> list[str]:
         lines += [f"- {name} / {c['best_baseline']}: {o['overall']:.3f}× overall, {o['cold']:.3f}× cold, "
                   f"{o['warm']:.3f}× warm" for name, o in others.items()]
         lines += [""] if others else []
+        matched = {m: v for m, v in c.get("vs_primary", {}).items() if v["seeds"]}
+        if matched:
+            lines += [f"Ablations against {cfg.primary} on the same seeds (test NDCG@10, variant / {cfg.primary}):", ""]
+            lines += [f"- {name}: {v['overall']:.3f}× overall, {v['cold']:.3f}× cold, {v['warm']:.3f}× warm "
+                      f"(seed{'s' if len(v['seeds']) > 1 else ''} {', '.join(map(str, v['seeds']))})"
+                      for name, v in matched.items()]
+            lines += [""]
     return lines
 
 
