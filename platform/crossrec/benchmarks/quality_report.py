@@ -31,7 +31,7 @@ def aggregate(rows: list[dict[str, Any]], slices: tuple[str, ...] = SLICES) -> d
                                  "info": rs[0].get("info", {}),
                                  "per_seed": {r["seed"]: {sl: r["test"][sl]["ndcg@10"] for sl in slices} for r in rs}}
         for sl in slices:
-            vals = np.array([r["test"][sl]["ndcg@10"] for r in rs])
+            vals = np.array([entry["per_seed"][seed][sl] for seed in entry["seeds"]])
             entry[f"{sl}_ndcg@10"] = float(vals.mean())
             entry[f"{sl}_ndcg@10_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
             entry[f"{sl}_users"] = int(rs[0]["test"][sl]["n_users"])
@@ -76,9 +76,11 @@ def seed_matched_ratio(variant: dict[str, Any], primary: dict[str, Any]) -> dict
     shared = sorted(set(variant["per_seed"]) & set(primary["per_seed"]))
     if not shared:
         return {"seeds": []}
-    return {"seeds": shared, **{sl: float(np.mean([variant["per_seed"][s][sl] for s in shared]))
-                                / max(float(np.mean([primary["per_seed"][s][sl] for s in shared])), 1e-12)
-                                for sl in SLICES}}
+
+    def mean(entry: dict[str, Any], sl: str) -> float:
+        return float(np.mean([entry["per_seed"][s][sl] for s in shared]))
+
+    return {"seeds": shared, **{sl: mean(variant, sl) / max(mean(primary, sl), 1e-12) for sl in SLICES}}
 
 
 def _fmt(entry: dict[str, Any], sl: str) -> str:
