@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from crossrec.benchmarks.quality_config import QualityConfig
-from crossrec.benchmarks.quality_report import aggregate, comparisons, target_sections
+from crossrec.benchmarks.quality_report import aggregate, comparisons, target_sections, tuning_effort
 from crossrec.benchmarks.quality_run import run_benchmark  # behind bench/quality.py
 from crossrec.errors import ConfigError
 
@@ -187,6 +187,8 @@ def test_suite_page_covers_every_dataset_and_target(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = write_config(tmp_path / "a", methods, name="data_a")
+    first.write_text(yaml.safe_dump({**yaml.safe_load(first.read_text()),
+                                     "screens": [str(write_screen(tmp_path / "a", first))]}))
     second = write_config(tmp_path / "b", methods, name="data_b", targets=["books"],
                           synthetic={"n_users": 60, "n_items": 12, "domains": ["books", "movies"], "seed": 4})
     suite = tmp_path / "suite.yaml"
@@ -204,9 +206,36 @@ def test_suite_page_covers_every_dataset_and_target(tmp_path: Path) -> None:
     assert [p["quality_config"]["name"] for p in data["parts"]] == ["data_a", "data_b"]
     assert "| data_a | movies | mostpop |" in page and "| data_b | books | mostpop |" in page
     assert "## Target `movies`" in page and "## Target `books`" in page
+    assert "## Tuning effort of data_a (valid only)" in page and "## Tuning effort of data_b" not in page
     ratio = data["parts"][1]["comparisons"]["books"]["ratio"]["overall"]
     assert f"{ratio:.3f}×" in page
     assert (tmp_path / "page" / "all.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def write_screen(tmp_path: Path, quality: Path) -> Path:
+    """A screen of two crossrec candidates and three SASRec ones (two target-only, one merged)."""
+    methods = [{"name": "a", "kind": "crossrec"}, {"name": "b", "kind": "crossrec", "overrides": {"optim.lr": 0.001}},
+               {"name": "t1", "kind": "sasrec", "params": {"mode": "target"}}, {"name": "t2", "kind": "sasrec"},
+               {"name": "m1", "kind": "sasrec", "params": {"mode": "merged", "dropout": 0.5}}]
+    path = tmp_path / "screen.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "quality_config": str(quality), "target": "movies", "methods": methods}))
+    return path
+
+
+def test_tuning_effort_counts_screened_candidates_per_method_group(tmp_path: Path) -> None:
+    """Every crossrec variant shares the design's count; a SASRec counts the screens of its own mode; a method
+    with no screened candidate says so (0), and no ``screens`` means no section."""
+    quality = write_config(tmp_path, [*METHODS, {"name": "sasrec_target", "kind": "sasrec", "baseline": True}])
+    assert tuning_effort(QualityConfig.from_yaml(quality)) == []
+    cfg = QualityConfig.from_yaml(quality).model_copy(update={"screens": [str(write_screen(tmp_path, quality))]})
+    rows = {line.split(" | ")[0].strip("| "): line for line in tuning_effort(cfg) if line.startswith("| ")}
+    assert rows["crossrec"].endswith("| full, no_transfer | 2 |")
+    assert rows["sasrec merged"].endswith("| sasrec_merged | 1 |")
+    assert rows["sasrec target"].endswith("| sasrec_target | 2 |")
+    assert rows["mostpop"].endswith("| 0 (no settings) |")
+    missing = cfg.model_copy(update={"screens": [str(tmp_path / "nope.yaml")]})
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        tuning_effort(missing)
 
 
 def test_new_items_bench_writes_the_page_with_the_new_item_columns(tmp_path: Path) -> None:

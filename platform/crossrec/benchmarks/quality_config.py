@@ -69,7 +69,7 @@ class QualityConfig(StrictModel):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     item_cold_start: ItemColdStartConfig | None = Field(None, description="Hide a share of each target's items "
                                                         "from training (the new-item benchmark); null = the plain split.")
-    best_baseline_all_seeds: bool = Field(True, description="Re-run the best baseline (seed 0 test NDCG@10) on every seed.")
+    best_baseline_all_seeds: bool = Field(True, description="Re-run the best baseline (highest first-seed valid NDCG@10) on every seed.")
     torch_threads: int | None = Field(None, gt=0)
     methods: list[MethodConfig] = Field(..., min_length=1)
     primary: str | None = Field(None, description="The crossrec method compared with the best baseline "
@@ -81,6 +81,8 @@ class QualityConfig(StrictModel):
                                      "method, seed) result (default: a local store in work_dir).")
     work_dir: str = Field("runs/quality", description="Per-(target, method, seed) results; reruns skip finished ones.")
     out_dir: str = Field("docs/results", description="Where quality.{md,json,png} are written.")
+    screens: list[str] = Field(default_factory=list, description="Screen YAMLs (ScreenConfig) whose candidates chose "
+                               "this benchmark's settings on valid; the page counts them as each method's tuning effort.")
 
     @model_validator(mode="after")
     def _check(self) -> QualityConfig:
@@ -105,7 +107,8 @@ class QualityConfig(StrictModel):
             value = getattr(self, key)
             if value and "://" not in value and not Path(value).is_absolute():
                 upd[key] = str((base / value).resolve())
-        return self.model_copy(update=upd)
+        screens = [s if Path(s).is_absolute() else str((base / s).resolve()) for s in self.screens]
+        return self.model_copy(update={**upd, "screens": screens})
 
 
 def load_quality_config(path: str, dataset: str | None = None, targets: list[str] | None = None,
@@ -119,6 +122,23 @@ def load_quality_config(path: str, dataset: str | None = None, targets: list[str
     if dataset:
         upd["synthetic"] = None
     return QualityConfig.from_dict({**cfg.model_dump(), **upd}, source=path).resolve_paths(Path.cwd())
+
+
+class ScreenConfig(StrictModel):
+    """One screening round (``bench/screen.py``): a target of a quality config, a valid sample and the candidates."""
+
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    quality_config: str = Field(..., description="Quality benchmark YAML: dataset, base train config.")
+    target: str
+    valid_users: int | None = Field(2000, gt=0, description="Fixed sample of valid users (None: all).")
+    sample_seed: int = 0
+    seed: int = 0
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(max_epochs=3, max_minutes=30, patience=None))
+    base_overrides: dict[str, Any] = Field(default_factory=lambda: {"lora": None},
+                                           description="Applied to every crossrec method before its own.")
+    torch_threads: int | None = Field(None, gt=0)
+    work_dir: str = "runs/screen"
+    methods: list[MethodConfig] = Field(..., min_length=1)
 
 
 class QualitySuiteConfig(StrictModel):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from crossrec.benchmarks.quality_config import QualityConfig
+from crossrec.benchmarks.quality_config import MethodConfig, QualityConfig, ScreenConfig
 from crossrec.utils.extras import require
 from crossrec.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -109,7 +109,7 @@ def render_markdown(summary: dict, comp: dict, cfg: QualityConfig, meta: dict[st
              f"- Reproduce everything: `python bench/quality.py --config {meta.get('config', '<config>')}` "
              "(add `--targets` / `--methods` to run parts in parallel processes; they share the cache)", ""]
     lines += target_sections(summary, comp, cfg)
-    lines += ["![NDCG@10 per method and slice](quality.png)", "", *methods_table(cfg)]
+    lines += ["![NDCG@10 per method and slice](quality.png)", "", *methods_table(cfg), *tuning_effort(cfg)]
     if cfg.notes_file and Path(cfg.notes_file).is_file():
         lines += [Path(cfg.notes_file).read_text().rstrip(), ""]
     return "\n".join(lines)
@@ -162,6 +162,43 @@ def methods_table(cfg: QualityConfig, title: str = "## Methods") -> list[str]:
         lines.append(f"| {m.name} | {m.kind} | `{json.dumps(what)}`{' budget ' + m.budget.model_dump_json() if m.budget else ''} |")
     lines.append("")
     return lines
+
+
+def tuning_group(spec: MethodConfig) -> str:
+    """What a method's settings are shared with: every crossrec variant shares one design ("crossrec"); a SASRec
+    is tuned per mode ("sasrec target" / "sasrec merged"); other kinds are their own group."""
+    if spec.kind == "sasrec":
+        return f"sasrec {spec.params.get('mode', 'target')}"
+    return spec.kind
+
+
+def tuning_effort(cfg: QualityConfig) -> list[str]:
+    """Markdown: per method of ``cfg``, how many candidates of its group the screens in ``cfg.screens`` fitted on
+    valid before its settings were fixed (the issue's "tuning effort of every method")."""
+    if not cfg.screens:
+        return []
+    screens = [ScreenConfig.from_yaml(path) for path in cfg.screens]
+    counts: dict[str, int] = defaultdict(int)
+    for screen in screens:
+        for spec in screen.methods:
+            counts[tuning_group(spec)] += 1
+    lines = [f"## Tuning effort of {cfg.name} (valid only)", "",
+             "Candidates fitted on a fixed sample of valid users before each method's settings were fixed. The "
+             "settings chosen on the screened target are used unchanged on every target of the dataset. "
+             "Screens: " + "; ".join(
+                 f"`{Path(path).name}` ({s.target}, {s.valid_users or 'all'} valid users, "
+                 f"≤ {s.budget.max_epochs} epochs unless a candidate says otherwise)"
+                 for path, s in zip(cfg.screens, screens, strict=True)) + ".", "",
+             "| tuned as | methods | candidates screened |", "|---|---|---|"]
+    groups: dict[str, list[MethodConfig]] = defaultdict(list)
+    for m in cfg.methods:
+        groups[tuning_group(m)].append(m)
+    for group, members in groups.items():
+        n = counts.get(group, 0)
+        what = str(n) if n or group.split()[0] in ("crossrec", "sasrec") else (
+            "0 (BENCHMARK.md's setting)" if any(m.params for m in members) else "0 (no settings)")
+        lines.append(f"| {group} | {', '.join(m.name for m in members)} | {what} |")
+    return [*lines, ""]
 
 
 def render_plot(summary: dict, path: Path) -> None:
@@ -238,6 +275,7 @@ def write_suite_report(parts: list[tuple[QualityConfig, list[dict[str, Any]]]], 
                   f"Seeds {cfg.seeds}; budget per fit ≤ {cfg.budget.max_epochs} epochs, patience {cfg.budget.patience}; "
                   f"compute of its results: {minutes:.1f} min of fits + evaluations.", ""]
         lines += target_sections(summary, comp, cfg) + methods_table(cfg, f"## Methods of {cfg.name}")
+        lines += tuning_effort(cfg)
     if notes_file and Path(notes_file).is_file():
         lines += [Path(notes_file).read_text().rstrip(), ""]
     payload = {**meta, "parts": [{"quality_config": cfg.model_dump(mode="json"), "summary": summary,

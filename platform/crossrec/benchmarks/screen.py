@@ -19,32 +19,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from crossrec.benchmarks.quality_config import BudgetConfig, MethodConfig, QualityConfig
+from crossrec.benchmarks.quality_config import QualityConfig, ScreenConfig
 from crossrec.benchmarks.quality_methods import fit_method
 from crossrec.benchmarks.quality_run import load_benchmark_dataset
-from crossrec.config import StrictModel
 from crossrec.data.split import TargetSplit, split_target
 from crossrec.eval.runner import evaluate
 from crossrec.train.config import TrainConfig
-
-
-class ScreenConfig(StrictModel):
-    """One screening round: a target of a quality config, a valid sample and the candidates."""
-
-    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    quality_config: str = Field(..., description="Quality benchmark YAML: dataset, base train config.")
-    target: str
-    valid_users: int | None = Field(2000, gt=0, description="Fixed sample of valid users (None: all).")
-    sample_seed: int = 0
-    seed: int = 0
-    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig(max_epochs=3, max_minutes=30, patience=None))
-    base_overrides: dict[str, Any] = Field(default_factory=lambda: {"lora": None},
-                                           description="Applied to every crossrec method before its own.")
-    torch_threads: int | None = Field(None, gt=0)
-    work_dir: str = "runs/screen"
-    methods: list[MethodConfig] = Field(..., min_length=1)
 
 
 def valid_sample(split: TargetSplit, n: int | None, seed: int) -> TargetSplit:
