@@ -102,13 +102,14 @@ class QualityConfig(StrictModel):
 
     def resolve_paths(self, base: Path) -> QualityConfig:
         """Relative paths are taken relative to ``base`` (the config file's repository root or cwd)."""
-        upd: dict[str, str] = {}
-        for key in ("dataset", "base_train_config", "work_dir", "out_dir", "notes_file"):
-            value = getattr(self, key)
+        def resolve(value: str | None) -> str | None:
             if value and "://" not in value and not Path(value).is_absolute():
-                upd[key] = str((base / value).resolve())
-        screens = [s if Path(s).is_absolute() else str((base / s).resolve()) for s in self.screens]
-        return self.model_copy(update={**upd, "screens": screens})
+                return str((base / value).resolve())
+            return value
+
+        upd: dict[str, Any] = {key: resolve(getattr(self, key))
+                               for key in ("dataset", "base_train_config", "work_dir", "out_dir", "notes_file")}
+        return self.model_copy(update={**upd, "screens": [resolve(s) for s in self.screens]})
 
 
 def load_quality_config(path: str, dataset: str | None = None, targets: list[str] | None = None,

@@ -195,7 +195,7 @@ def tuning_effort(cfg: QualityConfig) -> list[str]:
         groups[tuning_group(m)].append(m)
     for group, members in groups.items():
         n = counts.get(group, 0)
-        what = str(n) if n or group.split()[0] in ("crossrec", "sasrec") else (
+        what = str(n) if n or members[0].kind in ("crossrec", "sasrec") else (
             "0 (BENCHMARK.md's setting)" if any(m.params for m in members) else "0 (no settings)")
         lines.append(f"| {group} | {', '.join(m.name for m in members)} | {what} |")
     return [*lines, ""]
